@@ -1,0 +1,104 @@
+"""Spans → token ids, labels and focus tags; batches with padding on either side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from datamodules.formats.base import Span
+
+IGNORE_INDEX = -100
+Overlong = Literal["drop", "truncate"]
+
+
+@dataclass(frozen=True)
+class EncodedSequence:
+    input_ids: list[int]
+    labels: list[int]
+    focus_queries: list[bool]
+    focus_keys: list[bool]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    def truncated(self, max_length: int) -> EncodedSequence:
+        return EncodedSequence(
+            self.input_ids[:max_length],
+            self.labels[:max_length],
+            self.focus_queries[:max_length],
+            self.focus_keys[:max_length],
+        )
+
+
+def encode_spans(
+    spans: Sequence[Span], tokenizer: PreTrainedTokenizerBase, add_bos: bool = True
+) -> EncodedSequence:
+    """Tokenizes each span on its own, so every token knows its span's loss and focus role."""
+    return encode_many([spans], tokenizer, add_bos)[0]
+
+
+def encode_many(
+    renderings: Sequence[Sequence[Span]], tokenizer: PreTrainedTokenizerBase, add_bos: bool = True
+) -> list[EncodedSequence]:
+    """``encode_spans`` for many sequences with a single (parallel, batched) tokenizer call."""
+    # Renderings repeat texts (the instruction, HTL's insert copies): tokenize each text once.
+    unique = list(
+        dict.fromkeys(span.text for spans in renderings for span in spans if not span.eos)
+    )
+    token_ids = dict(zip(unique, tokenizer(unique, add_special_tokens=False)["input_ids"]))
+    eos, bos_id = tokenizer.eos_token_id, tokenizer.bos_token_id
+    bos = [bos_id] if add_bos and bos_id is not None else []
+    encoded = []
+    for spans in renderings:
+        ids, labels = list(bos), [IGNORE_INDEX] * len(bos)
+        queries, keys = [False] * len(bos), [False] * len(bos)
+        for span in spans:
+            span_ids = [eos] if span.eos else token_ids[span.text]
+            ids += span_ids
+            labels += span_ids if span.trainable else [IGNORE_INDEX] * len(span_ids)
+            queries += [span.focus == "query"] * len(span_ids)
+            keys += [span.focus == "key"] * len(span_ids)
+        encoded.append(EncodedSequence(ids, labels, queries, keys))
+    return encoded
+
+
+def collate_training(
+    sequences: Sequence[EncodedSequence], pad_token_id: int
+) -> dict[str, torch.Tensor]:
+    """Right-padded training batch; padding is neither a focus query nor a focus key."""
+    length = max(len(sequence) for sequence in sequences)
+    batch = len(sequences)
+    input_ids = torch.full((batch, length), pad_token_id, dtype=torch.long)
+    labels = torch.full((batch, length), IGNORE_INDEX, dtype=torch.long)
+    attention_mask = torch.zeros((batch, length), dtype=torch.long)
+    focus_queries = torch.zeros((batch, length), dtype=torch.bool)
+    focus_keys = torch.zeros((batch, length), dtype=torch.bool)
+    for row, sequence in enumerate(sequences):
+        n = len(sequence)
+        input_ids[row, :n] = torch.tensor(sequence.input_ids)
+        labels[row, :n] = torch.tensor(sequence.labels)
+        attention_mask[row, :n] = 1
+        focus_queries[row, :n] = torch.tensor(sequence.focus_queries)
+        focus_keys[row, :n] = torch.tensor(sequence.focus_keys)
+    return {
+        "input_ids": input_ids,
+        "labels": labels,
+        "attention_mask": attention_mask,
+        "focus_queries": focus_queries,
+        "focus_keys": focus_keys,
+    }
+
+
+def collate_prompts(prompts: Sequence[list[int]], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Left-padded prompts, as decoder-only generation needs."""
+    length = max(len(prompt) for prompt in prompts)
+    input_ids = torch.full((len(prompts), length), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(prompts), length), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        input_ids[row, length - len(prompt) :] = torch.tensor(prompt)
+        attention_mask[row, length - len(prompt) :] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask}

@@ -1,0 +1,39 @@
+"""The one internal record type: every source adapter produces it, every format renders it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+BlockKind = Literal["text", "code", "execution"]
+BLOCK_KINDS: tuple[BlockKind, ...] = ("text", "code", "execution")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One step of a solution: reasoning in words, a program, or what running a program printed."""
+
+    kind: BlockKind
+    content: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in BLOCK_KINDS:
+            raise ValueError(f"block kind must be one of {BLOCK_KINDS}, got {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A problem and (for training data) its interleaved solution.
+
+    ``answer`` is the gold final answer as a string (numbers, LaTeX, tuples ...); evaluation-only
+    records have no ``blocks``.
+    """
+
+    id: str
+    dataset: str
+    question: str
+    blocks: tuple[Block, ...] = field(default_factory=tuple)
+    answer: str = ""
+
+    def blocks_of(self, kind: BlockKind) -> list[Block]:
+        return [block for block in self.blocks if block.kind == kind]

@@ -1,0 +1,131 @@
+"""Where samples come from: the embedded generator, jsonl files of samples, LCE trajectories.
+
+Every source yields ``Sample`` objects. File sources name the file and line of a bad record, and
+either stop there (the default) or skip it and count it, as the config says: nothing is dropped
+silently.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from datamodules.sample import Block, Sample
+from datamodules.synthetic import generate_problems
+
+log = logging.getLogger(__name__)
+OnError = Literal["raise", "skip"]
+
+
+class DataRecordError(ValueError):
+    """A record that cannot be read, with the file and line it came from."""
+
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        super().__init__(f"{path}:{line}: {reason}")
+        self.path, self.line, self.reason = path, line, reason
+
+
+class SampleSource(ABC):
+    """An iterable of samples; ``skipped`` counts records left out under ``on_error="skip"``."""
+
+    skipped: int = 0
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[Sample]: ...
+
+
+class SyntheticProblems(SampleSource):
+    """The embedded default: arithmetic word problems with HTL solutions (see ``synthetic.py``).
+
+    Args:
+        seed: problems are a pure function of it; use different seeds for train and held-out.
+        count: how many problems.
+    """
+
+    def __init__(self, seed: int = 0, count: int = 1000) -> None:
+        self.seed, self.count = seed, count
+
+    def __iter__(self) -> Iterator[Sample]:
+        return generate_problems(self.seed, self.count, dataset=f"synthetic-{self.seed}")
+
+
+class JsonlSource(SampleSource, ABC):
+    """Reads a jsonl file line by line, turning each record into a sample with ``parse_record``."""
+
+    def __init__(self, path: str | Path, on_error: OnError = "raise") -> None:
+        self.path = Path(path).expanduser()
+        self.on_error = on_error
+
+    @abstractmethod
+    def parse_record(self, record: dict[str, Any], line: int) -> Sample: ...
+
+    def __iter__(self) -> Iterator[Sample]:
+        if not self.path.is_file():
+            raise FileNotFoundError(f"data file not found: {self.path}")
+        self.skipped = 0
+        with self.path.open(encoding="utf-8") as lines:
+            for number, text in enumerate(lines, start=1):
+                if not text.strip():
+                    continue
+                try:
+                    record = json.loads(text)
+                    if not isinstance(record, dict):
+                        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+                    yield self.parse_record(record, number)
+                except (ValueError, KeyError, TypeError) as error:
+                    reason = f"missing field {error}" if isinstance(error, KeyError) else str(error)
+                    if self.on_error == "raise":
+                        raise DataRecordError(self.path, number, reason) from error
+                    self.skipped += 1
+        if self.skipped:
+            log.warning("%s: skipped %d malformed records", self.path, self.skipped)
+
+
+class SampleFile(JsonlSource):
+    """This project's own sample records:
+    ``{"id", "dataset", "question", "blocks": [{"kind", "content"}], "answer"}``."""
+
+    def parse_record(self, record: dict[str, Any], line: int) -> Sample:
+        blocks = tuple(Block(block["kind"], block["content"]) for block in record.get("blocks", []))
+        return Sample(
+            id=str(record.get("id", f"{self.path.stem}-{line}")),
+            dataset=str(record.get("dataset", self.path.stem)),
+            question=_text(record, "question"),
+            blocks=blocks,
+            answer=str(record.get("answer", "")),
+        )
+
+
+class LCETrajectories(JsonlSource):
+    """MathCoder rows: ``messages`` (system, user turns) plus ``debug_result`` (the dialogue as a
+    flat list whose ``text``/``code``/``execution`` entries are the solution's blocks)."""
+
+    def parse_record(self, record: dict[str, Any], line: int) -> Sample:
+        user_turns = [m for m in record["messages"] if m["role"] == "user"]
+        if not user_turns:
+            raise ValueError("no user turn in 'messages'")
+        question = "".join(part["content"] for part in user_turns[0]["content"])
+        blocks = tuple(
+            Block(entry["role"], entry["content"])
+            for entry in record.get("debug_result", [])
+            if entry["role"] in ("text", "code", "execution")
+        )
+        truth = record.get("ground_truth", {})
+        return Sample(
+            id=str(record.get("id", f"{self.path.stem}-{line}")),
+            dataset=self.path.stem,
+            question=question,
+            blocks=blocks,
+            answer=str(truth.get("answer", "")) if isinstance(truth, dict) else str(truth),
+        )
+
+
+def _text(record: dict[str, Any], field: str) -> str:
+    value = record[field]
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"field {field!r} must be a non-empty string")
+    return value

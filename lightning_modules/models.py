@@ -1,0 +1,91 @@
+"""Building the wrapped causal LM: from the hub, a folder, a GGUF file, or a config from scratch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
+
+from datamodules.tokenizer import pretrained_location
+
+
+@dataclass
+class LoraOptions:
+    """LoRA adapters through peft (HTL's RL stage used r=16, alpha=32, dropout=0.05)."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"]
+    )
+
+
+def build_causal_lm(
+    model: str | None,
+    model_config: dict[str, Any] | None,
+    tokenizer: PreTrainedTokenizerBase,
+    attn_implementation: str = "sdpa",
+    dtype: torch.dtype | None = None,
+) -> tuple[PreTrainedModel, list[int]]:
+    """The model and the ids of embedding rows added for the tokenizer's new tokens.
+
+    Exactly one of ``model`` (hub id, folder or .gguf file) and ``model_config`` (a dict with
+    ``model_type`` and that architecture's fields, for training from scratch) names the model."""
+    if (model is None) == (model_config is None):
+        raise ValueError("give exactly one of `model` (a name or path) and `model_config`")
+    if model_config is not None:
+        settings = dict(model_config)
+        model_type = settings.pop("model_type", None)
+        if model_type is None:
+            raise ValueError("model_config needs a `model_type` (e.g. llama, mistral, qwen2)")
+        config = AutoConfig.for_model(
+            model_type,
+            vocab_size=len(tokenizer),
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            **settings,
+        )
+        config._attn_implementation = attn_implementation
+        network = AutoModelForCausalLM.from_config(config, attn_implementation=attn_implementation)
+        return (network.to(dtype) if dtype is not None else network), []
+    location, kwargs = pretrained_location(model)
+    network = AutoModelForCausalLM.from_pretrained(
+        location, attn_implementation=attn_implementation, dtype=dtype, **kwargs
+    )
+    new_token_ids = resize_embeddings(network, len(tokenizer))
+    if network.generation_config.pad_token_id is None:
+        network.generation_config.pad_token_id = tokenizer.pad_token_id
+    return network, new_token_ids
+
+
+def resize_embeddings(network: PreTrainedModel, vocab_size: int) -> list[int]:
+    """Grows the embeddings to the tokenizer (added format markers); new rows start at the mean
+    of the existing ones so the new tokens begin as an "average" token rather than noise."""
+    old_size = network.get_input_embeddings().weight.shape[0]
+    if vocab_size <= old_size:
+        return []
+    network.resize_token_embeddings(vocab_size, mean_resizing=False)
+    with torch.no_grad():
+        for embeddings in {network.get_input_embeddings(), network.get_output_embeddings()}:
+            if embeddings is not None:
+                weight = embeddings.weight
+                weight[old_size:] = weight[:old_size].mean(dim=0, keepdim=True)
+    return list(range(old_size, vocab_size))
+
+
+def add_lora(network: PreTrainedModel, options: LoraOptions, new_token_ids: list[int]) -> PeftModel:
+    """Wraps the model with LoRA; rows of tokens added for the format stay trainable."""
+    config = LoraConfig(
+        r=options.r,
+        lora_alpha=options.alpha,
+        lora_dropout=options.dropout,
+        target_modules=options.target_modules,
+        trainable_token_indices=new_token_ids or None,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(network, config)

@@ -1,0 +1,111 @@
+"""End to end through the real CLI: fit a tiny model, resume it, export it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from export import export
+from main import main
+
+RECIPE = str(Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml")
+
+
+class StepRecorder(L.Callback):
+    """Remembers the optimizer step at every training batch, to see where a run (re)started."""
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.steps.append(trainer.global_step)
+
+
+def tiny_run(root: Path, *extra: str) -> list[str]:
+    return [
+        "fit",
+        "--config",
+        RECIPE,
+        "--trainer.max_steps",
+        "4",
+        "--trainer.max_time",
+        "null",
+        "--trainer.val_check_interval",
+        "2",
+        "--trainer.log_every_n_steps",
+        "1",
+        "--trainer.default_root_dir",
+        str(root),
+        "--trainer.logger.init_args.save_dir",
+        str(root),
+        "--trainer.callbacks+=tests.test_cli.StepRecorder",
+        "--model.init_args.model_config.hidden_size",
+        "32",
+        "--model.init_args.model_config.intermediate_size",
+        "64",
+        "--model.init_args.model_config.num_hidden_layers",
+        "1",
+        "--model.init_args.generation.max_new_tokens",
+        "24",
+        "--data.train.init_args.count",
+        "200",
+        "--data.val.init_args.count",
+        "8",
+        "--data.vocab_size",
+        "400",
+        "--data.batch_size",
+        "4",
+        "--data.eval_batch_size",
+        "8",
+        *extra,
+    ]
+
+
+def recorder(cli) -> StepRecorder:
+    return next(c for c in cli.trainer.callbacks if isinstance(c, StepRecorder))
+
+
+@pytest.mark.slow
+def test_fit_resume_and_export(tmp_path: Path) -> None:
+    cli = main(tiny_run(tmp_path))
+    assert cli.trainer.global_step == 4
+    assert recorder(cli).steps == [0, 1, 2, 3]
+    logged = cli.trainer.logged_metrics
+    assert {"train/loss", "val/exec_acc", "val/reasoning_acc", "val/loss"} <= set(logged)
+    assert 0.0 <= float(logged["val/exec_acc"]) <= 1.0
+    assert torch.isfinite(logged["train/loss"])
+    run_dir = Path(cli.trainer.log_dir)
+    assert (run_dir / "config.yaml").is_file()  # the resolved recipe travels with the run
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=False)["global_step"] == 4  # saved after validating
+
+    resumed = main(tiny_run(tmp_path, "--trainer.max_steps", "6", "--ckpt_path", str(last)))
+    assert recorder(resumed).steps == [4, 5]  # continues at the saved step, not from zero
+    assert resumed.trainer.global_step == 6
+
+    folder = export(last, tmp_path / "hf")
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert model.get_input_embeddings().weight.shape[0] == len(tokenizer)
+    assert "<Code>" in tokenizer.get_vocab()
+
+
+def test_print_config_shows_the_resolved_recipe(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "fit",
+                "--config",
+                RECIPE,
+                "--model.init_args.optimizer.init_args.lr",
+                "1e-5",
+                "--print_config",
+            ]
+        )
+    assert exit_info.value.code == 0
+    printed = capsys.readouterr().out
+    assert "lr: 1.0e-05" in printed and "model_type: llama" in printed

@@ -1,0 +1,77 @@
+"""The SFT datamodule: held-out problems never train, long sequences are counted, loaders batch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from datamodules.encoding import IGNORE_INDEX
+from datamodules.formats import HTLFormat
+from datamodules.sft import SFTDataModule
+from datamodules.sources import SampleFile, SyntheticProblems
+
+
+def make(**overrides) -> SFTDataModule:
+    settings = dict(
+        train=SyntheticProblems(seed=0, count=300),
+        val=SyntheticProblems(seed=1, count=40),
+        format=HTLFormat(insert_ratio=0.3),
+        vocab_size=400,
+        batch_size=8,
+        eval_batch_size=16,
+    )
+    return SFTDataModule(**(settings | overrides))
+
+
+def test_held_out_questions_are_removed_from_training(tmp_path: Path) -> None:
+    held_out = list(SyntheticProblems(seed=1, count=40))
+    overlapping = tmp_path / "train.jsonl"
+    with overlapping.open("w") as out:
+        for sample in [*SyntheticProblems(seed=0, count=30), *held_out[:5]]:
+            record = {
+                "id": sample.id + "x",
+                "question": sample.question,
+                "answer": sample.answer,
+                "blocks": [{"kind": b.kind, "content": b.content} for b in sample.blocks],
+            }
+            out.write(json.dumps(record) + "\n")
+    data = make(train=SampleFile(overlapping), format=HTLFormat(insert_ratio=0.0))
+    data.setup("fit")
+    assert data.stats["train/removed_held_out_overlap"] == 5
+    assert len(data.train_sequences) == 30
+    train_text = {data.tokenizer.decode(s.input_ids) for s in data.train_sequences}
+    assert not any(sample.question in text for sample in held_out for text in train_text)
+
+
+@pytest.mark.parametrize("policy", ["drop", "truncate"])
+def test_overlong_policy_is_applied_and_counted(policy: str) -> None:
+    data = make(max_length=120, overlong=policy)
+    data.setup("fit")
+    key = f"train/{'dropped' if policy == 'drop' else 'truncated'}_overlong"
+    assert data.stats[key] > 0
+    assert all(len(sequence) <= 120 for sequence in data.train_sequences)
+    rendered = sum(len(HTLFormat(insert_ratio=0.3).render(s)) for s in data.train_samples)
+    expected = rendered - data.stats[key] if policy == "drop" else rendered
+    assert len(data.train_sequences) == expected
+
+
+def test_loaders_produce_training_and_generation_batches() -> None:
+    data = make()
+    data.setup("fit")
+    batch = next(iter(data.train_dataloader()))
+    assert batch["input_ids"].shape[0] == 8
+    assert (batch["labels"] != IGNORE_INDEX).any() and batch["focus_queries"].any()
+    val = next(iter(data.val_dataloader()))
+    assert val["prompt_input_ids"].shape[0] == 16 and len(val["answers"]) == 16
+    assert (val["prompt_input_ids"][:, -1] == data.tokenizer.convert_tokens_to_ids("<text>")).all()
+    assert "labels" in val  # synthetic problems carry solutions: validation loss is computed
+
+
+def test_test_and_predict_default_to_held_out_problems() -> None:
+    data = make()
+    data.setup("test")
+    data.setup("predict")
+    assert [e.sample.id for e in data.test_examples] == [e.sample.id for e in data.predict_examples]
+    assert len(data.test_examples) == 40

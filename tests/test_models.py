@@ -1,0 +1,82 @@
+"""Model building: markers get real ids and mean-initialised rows; LoRA keeps them trainable."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from datamodules.tokenizer import add_format_tokens, load_pretrained_tokenizer
+from lightning_modules.models import LoraOptions, add_lora, build_causal_lm
+from tests.conftest import small_corpus_tokenizer
+
+TINY = dict(
+    model_type="llama",
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    num_key_value_heads=2,
+    max_position_embeddings=128,
+)
+
+
+@pytest.fixture()
+def pretrained_folder(tmp_path, private_cache):
+    """A 'pretrained' model saved with a tokenizer that lacks the format's markers."""
+    base = small_corpus_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(base),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+    )
+    LlamaForCausalLM(config).save_pretrained(tmp_path)
+    base.save_pretrained(tmp_path)
+    return tmp_path
+
+
+def test_scratch_model_takes_its_vocabulary_from_the_tokenizer(tokenizer) -> None:
+    model, new_ids = build_causal_lm(None, TINY, tokenizer)
+    assert model.get_input_embeddings().weight.shape[0] == len(tokenizer)
+    assert new_ids == [] and model.config.pad_token_id == tokenizer.pad_token_id
+
+
+def test_exactly_one_model_source() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        build_causal_lm("some/model", TINY, None)
+    with pytest.raises(ValueError, match="model_type"):
+        build_causal_lm(None, {"hidden_size": 8}, None)
+
+
+def test_added_markers_get_mean_initialised_rows(pretrained_folder) -> None:
+    tokenizer = load_pretrained_tokenizer(str(pretrained_folder))
+    old_size = len(tokenizer)
+    ids = add_format_tokens(tokenizer, ["<text>", "<Code>"])
+    assert ids == [old_size, old_size + 1]  # from the tokenizer, whatever its vocabulary
+    original = LlamaForCausalLM.from_pretrained(pretrained_folder)
+    model, new_ids = build_causal_lm(str(pretrained_folder), None, tokenizer)
+    assert new_ids == ids
+    for old, new in (
+        (original.get_input_embeddings(), model.get_input_embeddings()),
+        (original.get_output_embeddings(), model.get_output_embeddings()),
+    ):
+        expected = old.weight.mean(dim=0)
+        assert torch.allclose(new.weight[old_size], expected, atol=1e-6)
+        assert torch.allclose(new.weight[old_size + 1], expected, atol=1e-6)
+        assert torch.equal(new.weight[:old_size], old.weight)
+
+
+def test_lora_trains_adapters_and_the_new_rows_only(pretrained_folder) -> None:
+    tokenizer = load_pretrained_tokenizer(str(pretrained_folder))
+    add_format_tokens(tokenizer, ["<text>", "<Code>"])
+    model, new_ids = build_causal_lm(str(pretrained_folder), None, tokenizer)
+    wrapped = add_lora(
+        model, LoraOptions(r=4, alpha=8, target_modules=["q_proj", "v_proj"]), new_ids
+    )
+    trainable = [name for name, p in wrapped.named_parameters() if p.requires_grad]
+    assert any("lora_A" in name for name in trainable)
+    assert any("trainable_tokens" in name for name in trainable)
+    assert not any(name.endswith("q_proj.base_layer.weight") for name in trainable)

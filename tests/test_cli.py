@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import lightning as L
@@ -25,42 +26,35 @@ class StepRecorder(L.Callback):
         self.steps.append(trainer.global_step)
 
 
-def tiny_run(root: Path, *extra: str) -> list[str]:
+TINY = {  # a 1-layer model on 200 problems: the whole pipeline in seconds
+    "--trainer.max_steps": "4",
+    "--trainer.max_time": "null",
+    "--trainer.val_check_interval": "2",
+    "--trainer.log_every_n_steps": "1",
+    "--model.init_args.model_config.hidden_size": "32",
+    "--model.init_args.model_config.intermediate_size": "64",
+    "--model.init_args.model_config.num_hidden_layers": "1",
+    "--model.init_args.generation.max_new_tokens": "24",
+    "--data.train.init_args.count": "200",
+    "--data.val.init_args.count": "8",
+    "--data.vocab_size": "400",
+    "--data.batch_size": "4",
+    "--data.eval_batch_size": "8",
+}
+
+
+def tiny_run(root: Path, *extra: str, subcommand: str = "fit") -> list[str]:
+    settings = [item for pair in TINY.items() for item in pair]
     return [
-        "fit",
+        subcommand,
         "--config",
         RECIPE,
-        "--trainer.max_steps",
-        "4",
-        "--trainer.max_time",
-        "null",
-        "--trainer.val_check_interval",
-        "2",
-        "--trainer.log_every_n_steps",
-        "1",
+        *settings,
         "--trainer.default_root_dir",
         str(root),
         "--trainer.logger.init_args.save_dir",
         str(root),
         "--trainer.callbacks+=tests.test_cli.StepRecorder",
-        "--model.init_args.model_config.hidden_size",
-        "32",
-        "--model.init_args.model_config.intermediate_size",
-        "64",
-        "--model.init_args.model_config.num_hidden_layers",
-        "1",
-        "--model.init_args.generation.max_new_tokens",
-        "24",
-        "--data.train.init_args.count",
-        "200",
-        "--data.val.init_args.count",
-        "8",
-        "--data.vocab_size",
-        "400",
-        "--data.batch_size",
-        "4",
-        "--data.eval_batch_size",
-        "8",
         *extra,
     ]
 
@@ -86,6 +80,21 @@ def test_fit_resume_and_export(tmp_path: Path) -> None:
     resumed = main(tiny_run(tmp_path, "--trainer.max_steps", "6", "--ckpt_path", str(last)))
     assert recorder(resumed).steps == [4, 5]  # continues at the saved step, not from zero
     assert resumed.trainer.global_step == 6
+
+    predictions = tmp_path / "predictions.jsonl"
+    main(
+        tiny_run(
+            tmp_path,
+            "--ckpt_path",
+            str(last),
+            "--trainer.callbacks+=callbacks.prediction_writer.JsonlPredictionWriter",
+            f"--trainer.callbacks.path={predictions}",
+            subcommand="predict",
+        )
+    )
+    records = [json.loads(line) for line in predictions.read_text().splitlines()]
+    assert len(records) == 8
+    assert {"id", "question", "gold", "generation", "correct", "program_answer"} <= set(records[0])
 
     folder = export(last, tmp_path / "hf")
     model = AutoModelForCausalLM.from_pretrained(folder)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from datamodules.sample import Sample
-from datamodules.sources import DataRecordError
+from datamodules.sources import DataRecordError, SampleSource
 from metrics.latex import last_boxed
 
 Record = dict[str, Any]
@@ -299,3 +299,20 @@ def _hub_records(spec: Benchmark) -> tuple[Path, Iterator[tuple[int, Any]]]:
                 yield number, row
 
     return Path(hub.path), rows()
+
+
+class BenchmarkProblems(SampleSource):
+    """One of the eight sets as a datamodule source (``data.test`` / ``data.predict``).
+
+    Args:
+        name: a key of :data:`BENCHMARKS`, e.g. ``gsm8k``.
+        path: a local file or folder (see :func:`load_benchmark`); None reads the Hub copy.
+        limit: evaluate only the first ``limit`` problems (quick runs).
+    """
+
+    def __init__(self, name: str, path: str | None = None, limit: int | None = None) -> None:
+        benchmark(name)  # fail at config time on an unknown name
+        self.name, self.path, self.limit = name, path, limit
+
+    def __iter__(self) -> Iterator[Sample]:
+        return iter(load_benchmark(self.name, self.path, self.limit))

@@ -9,7 +9,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from datamodules.benchmarks import BENCHMARKS, format_number, load_benchmark
+from datamodules.benchmarks import BENCHMARKS, BenchmarkProblems, format_number, load_benchmark
 from datamodules.sample import Sample
 from datamodules.sources import DataRecordError
 
@@ -246,3 +246,11 @@ def test_simuleq_has_no_hub_copy(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="pass path="):
         load_benchmark("simuleq")
     assert hub.calls == []
+
+
+def test_benchmark_source_feeds_the_datamodule() -> None:
+    source = BenchmarkProblems("svamp", str(DATA / "svamp"), limit=5)
+    samples = list(source)
+    assert len(samples) == 5 and all(sample.dataset == "svamp" for sample in samples)
+    with pytest.raises(KeyError, match="unknown benchmark"):
+        BenchmarkProblems("nonesuch")

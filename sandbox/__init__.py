@@ -7,39 +7,50 @@ another sample's output, reaching the network. It is not assumed to carry kernel
 the sandbox uses ordinary kernel mechanisms and no seccomp filter, so a kernel bug is out of
 scope. Nothing it does may raise in, slow down beyond its limits, or corrupt the trainer.
 
+How: ``SandboxPool`` (in the trainer, lazily) starts a server process (a fresh interpreter)
+that enters private namespaces and supervises everything; two template processes import the
+preloaded modules once (a light one, and a heavy one with sympy and numpy) and fork each
+sandboxed process, a few ahead of need. Code and output go between the server and the child
+directly: templates hold no sample's data, so a fork copies nothing of another sample.
+
 What holds (Linux, trainer running as root, the normal case in training containers):
 
-* every program and every session runs in a fresh process forked from a warm template
-  (``isolate=True``), never in one that ran another sample's code; templates hold no sample
-  data, so a fork copies nothing of other samples;
-* each process runs under a private uid with no capabilities, ``no_new_privs``, and is pid 1 of
-  its own pid namespace: killing it kills everything it started, it cannot see or signal the
-  trainer, the server or other samples, and ``RLIMIT_NPROC`` caps its processes and threads;
+* every program and every session runs in a fresh process (``isolate=True``), never in one
+  that ran another sample's code;
+* each process runs under a private uid with no capabilities and ``no_new_privs``, as pid 1 of
+  its own pid namespace: killing it kills everything it started; it cannot see or signal the
+  trainer, the server or other samples; ``RLIMIT_NPROC`` caps its processes and threads;
 * kernel limits: address space (``memory_mb``), CPU seconds, file size, open files, no core
   files; the server enforces wall time with SIGKILL, which no signal handler can dodge;
 * a private network namespace with only a downed loopback: every connect fails, even to
   127.0.0.1; a private IPC namespace;
 * a private mount namespace in which every filesystem is read-only except a tmpfs scratch
   (``disk_mb``) holding each process's own 0700 working directory, removed afterwards;
-  ``/proc`` hides other users' processes; directories such as ``/root`` that hold the Python
-  installation are covered so that only the installation shows;
+  ``/proc`` hides other users' processes; a directory such as ``/root`` that holds the Python
+  installation is covered so that only the installation shows;
 * stdout and stderr are captured at the file-descriptor level and cut head+tail to
   ``max_output_bytes``; stdin is empty; the environment is scrubbed;
-* results are typed (``ExecutionResult``); the server survives any child's death and exits,
-  killing everything, when the trainer's socket closes, even after a SIGKILL of the trainer.
+* results are typed (``ExecutionResult``), never exceptions; the server replaces any dead
+  process; it exits, killing everything, when the trainer's socket closes (also after a
+  SIGKILL of the trainer); a template's death kills its children (its pid namespace).
 
-What does not hold, or holds only in part:
+What does not hold, or only in part:
 
 * reads are limited only by file permissions: sandboxed code can read world-readable files;
-* the CPU limit of a persistent process (session, reuse worker) is per block through SIGXCPU,
-  which the code could ignore; the wall-time limit still ends it;
-* concurrent sandboxed processes share one network namespace (without connectivity) and can
-  meet through abstract unix sockets; ``/tmp`` and other shared directories are read-only;
-* without root, in a user namespace, the code keeps the trainer's uid (with no capabilities),
-  so ``RLIMIT_NPROC`` is not applied and files owned by that user outside the read-only mounts
-  are not exposed; without namespaces at all (``namespaces=False`` or a host that forbids them)
-  the network is reachable, world-writable directories are writable, and stray processes are
-  killed by uid (root) or process group (non-root). The server logs each missing guarantee.
+* a program can forge its own result (it owns its reporting channel), never another's;
+* the CPU limit of a persistent process (session, reuse worker) is re-armed per block through
+  SIGXCPU, which the code could ignore; the wall-time limit still ends the block;
+* concurrent sandboxed processes share one (disconnected) network namespace and could meet
+  through abstract unix sockets; ``/tmp`` is read-only (``tempfile`` uses the working dir);
+* without root, the server runs in a user namespace and each child in a nested one of its
+  own (so ``RLIMIT_NPROC`` still counts per child): the code keeps the trainer's uid, without
+  capabilities, and the read-only mounts are what protects that user's files;
+* without namespaces (``namespaces=False``, or a host that forbids them, e.g. Docker's default
+  seccomp profile) the network is reachable, world-writable directories are writable, a
+  Python installed under ``/root`` is unreadable to the private uid (only preloaded modules
+  import), and stray processes are killed by uid (root) or process group (non-root).
+
+The server logs each missing guarantee; ``SandboxPool.guarantees`` lists what holds.
 
 ``isolate=False`` (reuse mode) trades isolation for speed: programs run one after another in
 long-lived workers with fresh globals; a program can leave state behind for the next one.
@@ -47,20 +58,26 @@ long-lived workers with fresh globals; a program can leave state behind for the 
 
 from typing import TYPE_CHECKING
 
-from sandbox.config import SandboxConfig
-from sandbox.result import ExecutionResult, Outcome
-
 if TYPE_CHECKING:
+    from sandbox.config import SandboxConfig
     from sandbox.pool import SandboxPool, SandboxSession
+    from sandbox.result import ExecutionResult, Outcome
 
 __all__ = ["ExecutionResult", "Outcome", "SandboxConfig", "SandboxPool", "SandboxSession"]
+_HOMES = {
+    "ExecutionResult": "result",
+    "Outcome": "result",
+    "SandboxConfig": "config",
+    "SandboxPool": "pool",
+    "SandboxSession": "pool",
+}
 
 
 def __getattr__(name: str) -> object:
-    """Import the trainer-side pool lazily: template processes import this package too, and
-    every module they hold (threads, logging) costs copy-on-write work in each fork."""
-    if name in ("SandboxPool", "SandboxSession"):
-        from sandbox import pool
+    """Import lazily: template processes import this package too, and every module they hold
+    (dataclasses, threading, logging) adds copy-on-write work to each fork."""
+    if name not in _HOMES:
+        raise AttributeError(f"module 'sandbox' has no attribute {name!r}")
+    import importlib
 
-        return getattr(pool, name)
-    raise AttributeError(f"module 'sandbox' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"sandbox.{_HOMES[name]}"), name)

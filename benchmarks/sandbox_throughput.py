@@ -1,0 +1,378 @@
+"""Sandbox throughput on the 1319 GSM-Hard programs, side by side with two peer baselines.
+
+Run from the repository root: ``python benchmarks/sandbox_throughput.py [--rounds 3]``.
+Each program is the row's ``code`` followed by ``print(solution())``. Methods:
+
+- ``htl``: HTL's executor: per program a new ``multiprocessing.Manager`` (its dict carries
+  the output back) and a new ``multiprocessing.Process`` running ``exec`` with stdout captured
+  in Python, joined with a 5 s timeout, then terminated; one program after another;
+- ``htl-pipe``: the same with a ``Pipe`` instead of the Manager (a leaner variant, for
+  reference; the floor is measured against ``htl``);
+- ``tora``: a new ``pebble.ProcessPool`` (one worker per core) per batch of 64, ``exec`` with
+  a 5 s timeout (ToRA's executor; workers are reused within a batch, nothing is isolated);
+- ``sandbox``: ``SandboxPool()`` with its defaults: a fresh process per program and every limit
+  on (wall and CPU time, memory, processes, files, output, no network, read-only filesystem);
+- ``sandbox-reuse``: the same with ``isolate=False`` (workers reused, fresh globals).
+
+Every round runs all methods on all programs, in chunks of a quarter, the methods taking
+turns on each chunk in a rotating order (the machine is shared: load drifts). Throughput is
+programs/s over the whole set. The baselines run in a fresh interpreter of their own, so that
+they fork a lean process. Latency is measured separately, handing 200 programs over one at a
+time (a batch of one for ``tora``); peak memory is the largest total PSS of a method's
+processes, sampled every 50 ms during an untimed pass. Outputs are compared program by
+program with ``htl``'s. Results go to ``benchmarks/results/sandbox_throughput.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import io
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pebble
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sandbox import SandboxConfig, SandboxPool  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "benchmarks" / "gsm-hard" / "test.jsonl"
+RESULTS = ROOT / "benchmarks" / "results" / "sandbox_throughput.md"
+TIMEOUT_S = 5.0
+TORA_BATCH = 64
+LATENCY_PROGRAMS = 200
+CHUNKS = 4
+# (method, baseline, floor, whether issue 4 sets it): the lean HTL variant is for reference.
+FLOORS = [
+    ("sandbox", "htl", 3.0, True),
+    ("sandbox-reuse", "tora", 2.0, True),
+    ("sandbox", "htl-pipe", 3.0, False),
+]
+
+
+def _exec_captured(code: str) -> str:
+    """What both baselines run in their worker: exec with stdout captured in Python."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            exec(code, {"__name__": "__main__"})
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return buffer.getvalue()
+
+
+def _htl_target(code: str, returned: dict) -> None:
+    returned["result"] = _exec_captured(code)
+
+
+def run_htl(programs: list[str]) -> list[str]:
+    outputs = []
+    for code in programs:
+        with multiprocessing.Manager() as manager:
+            returned = manager.dict()
+            process = multiprocessing.Process(target=_htl_target, args=(code, returned))
+            process.start()
+            process.join(TIMEOUT_S)
+            process.terminate()
+            outputs.append(returned.get("result", "timeout"))
+    return outputs
+
+
+def _pipe_target(code: str, connection) -> None:
+    connection.send(_exec_captured(code))
+
+
+def run_htl_pipe(programs: list[str]) -> list[str]:
+    outputs = []
+    for code in programs:
+        receiver, sender = multiprocessing.Pipe(duplex=False)
+        process = multiprocessing.Process(target=_pipe_target, args=(code, sender))
+        process.start()
+        sender.close()
+        output = receiver.recv() if receiver.poll(TIMEOUT_S) else "timeout"
+        process.join(TIMEOUT_S)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        receiver.close()
+        outputs.append(output)
+    return outputs
+
+
+def run_tora(programs: list[str]) -> list[str]:
+    outputs = []
+    for start in range(0, len(programs), TORA_BATCH):
+        with pebble.ProcessPool(max_workers=os.cpu_count()) as pool:
+            futures = [
+                pool.schedule(_exec_captured, args=(code,), timeout=TIMEOUT_S)
+                for code in programs[start : start + TORA_BATCH]
+            ]
+            for future in futures:
+                try:
+                    outputs.append(future.result())
+                except Exception as exc:
+                    outputs.append(f"error: {type(exc).__name__}")
+    return outputs
+
+
+def _sandbox_runner(pool: SandboxPool) -> Callable[[list[str]], list[str]]:
+    def run(programs: list[str]) -> list[str]:
+        return [r.output if r.ok else f"error: {r.outcome.value}" for r in pool.run_many(programs)]
+
+    return run
+
+
+def _latencies(run: Callable[[list[str]], list[str]], programs: list[str]) -> list[float]:
+    """Seconds to result for each program, handed over one at a time."""
+    times = []
+    for code in programs:
+        start = time.perf_counter()
+        run([code])
+        times.append(time.perf_counter() - start)
+    return times
+
+
+BASELINES = {"htl": run_htl, "htl-pipe": run_htl_pipe, "tora": run_tora}
+
+
+def baseline_main(name: str, task: str, programs: list[str]) -> None:
+    """In a fresh interpreter (so the baseline forks a lean process, not this benchmark's
+    threads and pools): time one throughput pass or the latency pass, print JSON."""
+    run = BASELINES[name]
+    if task == "latency":
+        print(json.dumps({"latencies": _latencies(run, programs[:LATENCY_PROGRAMS])}))
+        return
+    start = time.perf_counter()
+    outputs = run(programs)
+    print(json.dumps({"seconds": time.perf_counter() - start, "outputs": outputs}))
+
+
+def _in_subprocess(
+    name: str, task: str, chunk: slice, on_start: Callable[[int], None] | None = None
+) -> dict:
+    command = [sys.executable, __file__, "--baseline", name, "--task", task]
+    command += ["--chunk", f"{chunk.start}:{chunk.stop}"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    if on_start is not None:
+        on_start(process.pid)
+    out, _ = process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"baseline {name} failed with status {process.returncode}")
+    return json.loads(out)
+
+
+def _tree(root: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as handle:
+                    parents[int(name)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier += children
+    return tree
+
+
+def _pss_mib(pids: set[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as handle:
+                total += next(int(line.split()[1]) for line in handle if line.startswith("Pss:"))
+        except (OSError, StopIteration, ValueError):
+            pass
+    return total / 1024
+
+
+class PeakMemory:
+    """Samples the total PSS of the process trees under ``roots`` every 50 ms."""
+
+    def __init__(self, roots: list[int] | None = None) -> None:
+        self.roots = roots or []
+        self.peak = 0.0
+
+    def __enter__(self) -> PeakMemory:
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self.stop.wait(0.05):
+            pids = set().union(*(_tree(root) for root in self.roots)) if self.roots else set()
+            self.peak = max(self.peak, _pss_mib(pids))
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline", choices=sorted(BASELINES), help=argparse.SUPPRESS)
+    parser.add_argument("--task", choices=["throughput", "latency"], help=argparse.SUPPRESS)
+    parser.add_argument("--chunk", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    with open(DATA) as handle:
+        programs = [json.loads(line)["code"] + "\nprint(solution())" for line in handle]
+    if args.baseline:
+        start, stop = map(int, args.chunk.split(":"))
+        baseline_main(args.baseline, args.task, programs[start:stop])
+        return
+
+    pools = {"sandbox": SandboxPool(), "sandbox-reuse": SandboxPool(SandboxConfig(isolate=False))}
+    guarantees = pools["sandbox"].start()
+    pools["sandbox-reuse"].start()
+    for pool in pools.values():  # warm up: templates, spares, page cache
+        pool.run_many(programs[:32])
+    names = [*BASELINES, *pools]
+
+    def measure(
+        name: str, chunk: slice, on_start: Callable[[int], None] | None = None
+    ) -> tuple[float, list]:
+        """Seconds and outputs of one method on one chunk of the programs."""
+        if name in BASELINES:
+            result = _in_subprocess(name, "throughput", chunk, on_start)
+            return result["seconds"], result["outputs"]
+        start = time.perf_counter()
+        outputs = _sandbox_runner(pools[name])(programs[chunk])
+        return time.perf_counter() - start, outputs
+
+    # Each round walks the programs in chunks, every method taking its turn on each chunk in
+    # a rotating order, so that drifting load on this shared machine hits all methods alike.
+    size = -(-len(programs) // CHUNKS)
+    chunks = [slice(i, min(i + size, len(programs))) for i in range(0, len(programs), size)]
+    everything = slice(0, len(programs))
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    outputs: dict[str, list[str]] = {}
+    for round_index in range(args.rounds):
+        seconds = dict.fromkeys(names, 0.0)
+        outputs = {name: [] for name in names}
+        for chunk_index, chunk in enumerate(chunks):
+            shift = (round_index + chunk_index) % len(names)
+            for name in names[shift:] + names[:shift]:
+                took, out = measure(name, chunk)
+                seconds[name] += took
+                outputs[name] += out
+        for name in names:
+            rates[name].append(len(programs) / seconds[name])
+        print(
+            f"round {round_index + 1}: " + ", ".join(f"{n} {r[-1]:.1f}/s" for n, r in rates.items())
+        )
+
+    peaks = {}
+    for name in names:  # an untimed pass each, sampling memory
+        if name in BASELINES:
+            memory = PeakMemory()
+            with memory:
+                measure(name, everything, lambda pid, memory=memory: memory.roots.append(pid))
+        else:
+            with PeakMemory([pools[name].server_pid]) as memory:
+                measure(name, everything)
+        peaks[name] = memory.peak
+    latencies = {
+        name: _in_subprocess(name, "latency", everything)["latencies"] for name in BASELINES
+    }
+    for name, pool in pools.items():
+        latencies[name] = _latencies(_sandbox_runner(pool), programs[:LATENCY_PROGRAMS])
+        pool.close()
+
+    reference = outputs["htl"]
+    differing = {
+        name: [i for i, (a, b) in enumerate(zip(reference, out)) if a != b]
+        for name, out in outputs.items()
+    }
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    config = SandboxConfig()
+    lines = [
+        "# Sandbox throughput on GSM-Hard programs",
+        "",
+        f"- Date: {datetime.date.today().isoformat()}",
+        f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"Linux {platform.release()}, Python {platform.python_version()}, pebble "
+        f"{pebble.__version__}; multiprocessing start method "
+        f"`{multiprocessing.get_start_method()}`",
+        f"- Command: `python benchmarks/sandbox_throughput.py --rounds {args.rounds}`",
+        f"- Load average at the end (1 / 5 / 15 min): "
+        f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} (a shared machine: absolute "
+        "rates move with the load; ratios are per round, methods side by side)",
+        f"- Programs: the {len(programs)} `code` fields of "
+        "`../shared/data/benchmarks/gsm-hard/test.jsonl`, each followed by `print(solution())`.",
+        "- Baselines run in a fresh interpreter each (they fork that lean process, not this "
+        "benchmark with its pools and threads); their time excludes interpreter start-up.",
+        f"- Sandbox limits (defaults, all on): wall {config.wall_time_s:g} s, CPU "
+        f"{config.cpu_time_s:g} s, {config.memory_mb} MiB address space, "
+        f"{config.max_processes} processes, {config.max_open_files} files, "
+        f"{config.disk_mb} MiB scratch, {config.max_output_bytes} output bytes, "
+        f"{config.worker_count} workers; guarantees in force: "
+        f"{', '.join(k for k, v in guarantees.items() if v is True)}.",
+        "- `htl`: HTL's executor, per program a `multiprocessing.Manager` (whose dict carries "
+        "the output back) and a `multiprocessing.Process` running `exec`, joined with a 5 s "
+        "timeout; `htl-pipe`: the same with a `Pipe` instead of the Manager (a leaner variant, "
+        "for reference); `tora`: a `pebble.ProcessPool` per batch of 64; `sandbox`: "
+        "`SandboxPool()` defaults; `sandbox-reuse`: `isolate=False`.",
+        f"- Latency: {LATENCY_PROGRAMS} programs handed over one at a time (`tora`: a batch, "
+        "hence a pool, of one). Peak memory: largest total PSS of the method's processes "
+        "(baseline interpreter and its children; sandbox server, templates and children), "
+        "sampled every 50 ms during one untimed pass.",
+        "",
+        "| method | programs/s (median of rounds) | rounds | latency p50 / p99 (ms) "
+        "| peak PSS (MiB) | outputs differing from htl |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        p50 = _percentile(latencies[name], 0.5) * 1e3
+        p99 = _percentile(latencies[name], 0.99) * 1e3
+        lines.append(
+            f"| {name} | {median[name]:.1f} | {', '.join(f'{r:.1f}' for r in rates[name])} | "
+            f"{p50:.1f} / {p99:.1f} | {peaks[name]:.0f} | {len(differing[name])} |"
+        )
+    lines += [
+        "",
+        "| ratio | floor | per-round ratios | median ratio | met |",
+        "|---|---|---|---|---|",
+    ]
+    for name, baseline, floor, required in FLOORS:
+        ratios = [a / b for a, b in zip(rates[name], rates[baseline])]
+        ratio = statistics.median(ratios)
+        met = ("yes" if ratio >= floor else "NO") if required else "(reference only)"
+        lines.append(
+            f"| {name} / {baseline} | {floor:g} | {', '.join(f'{r:.2f}' for r in ratios)} | "
+            f"**{ratio:.2f}** | {met} |"
+        )
+    for name, indices in differing.items():
+        for i in indices[:5]:
+            lines.append(
+                f"\n- {name} differs on program {i}: {outputs[name][i]!r} vs htl {reference[i]!r}"
+            )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -49,7 +49,11 @@ def encode_many(
     unique = list(
         dict.fromkeys(span.text for spans in renderings for span in spans if not span.eos)
     )
-    token_ids = dict(zip(unique, tokenizer(unique, add_special_tokens=False)["input_ids"]))
+    token_ids = (
+        dict(zip(unique, tokenizer(unique, add_special_tokens=False)["input_ids"]))
+        if unique
+        else {}
+    )
     eos, bos_id = tokenizer.eos_token_id, tokenizer.bos_token_id
     bos = [bos_id] if add_bos and bos_id is not None else []
     encoded = []

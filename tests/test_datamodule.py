@@ -9,8 +9,9 @@ import pytest
 
 from datamodules.encoding import IGNORE_INDEX
 from datamodules.formats import HTLFormat
+from datamodules.sample import Sample
 from datamodules.sft import SFTDataModule
-from datamodules.sources import SampleFile, SyntheticProblems
+from datamodules.sources import SampleFile, SampleSource, SyntheticProblems
 
 
 def make(**overrides) -> SFTDataModule:
@@ -75,3 +76,19 @@ def test_test_and_predict_default_to_held_out_problems() -> None:
     data.setup("predict")
     assert [e.sample.id for e in data.test_examples] == [e.sample.id for e in data.predict_examples]
     assert len(data.test_examples) == 40
+
+
+def test_problems_without_solutions_are_generated_but_not_scored_for_loss() -> None:
+    questions = [Sample(f"q{i}", "bench", f"What is {i} + 1?", (), str(i + 1)) for i in range(3)]
+    data = make(test=ListSource(questions))
+    data.setup("test")
+    batch = next(iter(data.test_dataloader()))
+    assert batch["answers"] == ["1", "2", "3"] and "labels" not in batch
+
+
+class ListSource(SampleSource):
+    def __init__(self, samples: list[Sample]) -> None:
+        self.samples = samples
+
+    def __iter__(self):
+        return iter(self.samples)

@@ -1,0 +1,152 @@
+"""Focus Attention (HTL, arXiv 2402.15729): in training, program tokens lose sight of the question.
+
+The program should follow the reasoning, not re-read the question. So, during training only, the
+query rows of the program (``focus_queries``) lose a random fraction ``c`` of their view of the
+question's keys (``focus_keys``), except the first ``sinks`` real tokens of the sequence (attention
+sinks). Everything else is the plain causal + padding mask, so ``c = 0`` is exactly dense.
+
+The mask is a (B, 1, L, L) tensor that transformers passes unchanged to every layer. SDPA takes it
+as booleans (True = attend); eager attention *adds* its mask to the scores, so it gets the
+equivalent additive float mask (0 or the dtype's minimum) - a boolean one would be silently wrong.
+Other implementations are refused: flash attention cannot take such a mask, and no FlexAttention
+block-mask path is built (no GPU to verify it on). The mask also replaces the model's own, so a
+sequence longer than a sliding window is refused rather than silently attended in full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor
+from transformers import PreTrainedModel
+
+SUPPORTED_ATTENTION = ("sdpa", "eager")
+
+
+def sink_positions(attention_mask: Tensor, sinks: int) -> Tensor:
+    """The first ``sinks`` real tokens of each row, wherever padding puts them (left or right)."""
+    return attention_mask.bool() & (attention_mask.cumsum(-1) <= sinks)
+
+
+def focus_mask(
+    attention_mask: Tensor,
+    focus_queries: Tensor,
+    focus_keys: Tensor,
+    coverage: float,
+    sinks: int,
+    generator: torch.Generator | None = None,
+) -> Tensor | None:
+    """The (B, 1, L, L) bool mask (True = attend), or None when no sample has a rectangle to mask.
+
+    ``focus_keys`` still holds the sinks and may hold padding; both are dropped here. Each entry of
+    the (focus query x focus key) rectangle is masked with probability ``coverage``, independently
+    per sample; the draw covers only the batch's bounding box of the rectangles, to stay cheap.
+    """
+    if not 0.0 <= coverage <= 1.0:
+        raise ValueError(f"coverage must be in [0, 1], got {coverage}")
+    real = attention_mask.bool()
+    keys = focus_keys & real & ~sink_positions(attention_mask, sinks)
+    length, device = real.shape[1], real.device
+    positions = torch.arange(length, device=device)
+    rows, cols = focus_queries.any(0), keys.any(0)
+    # One host sync for the four bounds; an empty side gives start > stop.
+    row_start, row_stop, col_start, col_stop = torch.stack(
+        [
+            torch.where(rows, positions, length).min(),
+            torch.where(rows, positions, -1).max() + 1,
+            torch.where(cols, positions, length).min(),
+            torch.where(cols, positions, -1).max() + 1,
+        ]
+    ).tolist()
+    if row_stop <= row_start or col_stop <= col_start:
+        return None
+    causal = torch.ones(length, length, dtype=torch.bool, device=device).tril_()
+    mask = causal & real[:, None, :]
+    rectangle = focus_queries[:, row_start:row_stop, None] & keys[:, None, col_start:col_stop]
+    if coverage < 1.0:
+        draw = torch.rand(rectangle.shape, generator=generator, device=device)
+        rectangle &= draw < coverage
+    mask[:, row_start:row_stop, col_start:col_stop] &= ~rectangle
+    return mask.unsqueeze(1)
+
+
+def _check_attention(model: PreTrainedModel | None) -> None:
+    if model is None:
+        return
+    implementation = model.config._attn_implementation
+    if implementation not in SUPPORTED_ATTENTION:
+        raise ValueError(
+            f"Focus attention needs attn_implementation in {SUPPORTED_ATTENTION}, the model uses "
+            f"{implementation!r}: load it with attn_implementation='sdpa', or train dense "
+            "(MaskCoverage schedule 'none')."
+        )
+
+
+class FocusAttentionMixin:
+    """Mixed into a LightningModule that wraps a HF causal LM (found among its submodules).
+
+    ``focus_coverage`` is set by the MaskCoverage callback before each training step. Draws are
+    reproducible: the generator is seeded from torch's initial seed (``seed_everything``), the
+    rank, the optimizer step and the micro-batch index within that step.
+    """
+
+    focus_sinks: int = 4
+    focus_coverage: float = 0.0
+    _focus_step: int = -1
+    _focus_micro: int = 0
+
+    def focus_attention_mask(self, batch: Mapping[str, Tensor]) -> Tensor:
+        """What to pass as ``attention_mask=`` to the HF model for this batch.
+
+        Training with coverage > 0 and some focus rows: the (B, 1, L, L) mask (bool for SDPA,
+        additive float for eager). Otherwise (eval / inference / c == 0 / no focus rows) the plain
+        2-D ``batch["attention_mask"]``, so the model is exactly dense.
+        """
+        padding = batch["attention_mask"]
+        if not self.training or self.focus_coverage <= 0.0:
+            return padding
+        mask = focus_mask(
+            padding,
+            batch["focus_queries"],
+            batch["focus_keys"],
+            self.focus_coverage,
+            self.focus_sinks,
+            self._focus_generator(padding.device),
+        )
+        if mask is None:
+            return padding
+        return self._focus_mask_for_model(mask)
+
+    def check_focus_attention_support(self) -> None:
+        """Fail fast (at fit start) when the wrapped model cannot take a per-sample 4-D mask."""
+        _check_attention(self._focus_model())
+
+    def _focus_model(self) -> PreTrainedModel | None:
+        return next((m for m in self.modules() if isinstance(m, PreTrainedModel)), None)
+
+    def _focus_mask_for_model(self, mask: Tensor) -> Tensor:
+        """Fit the bool mask to the model's attention (no HF model: torch SDPA's convention)."""
+        model = self._focus_model()
+        if model is None:
+            return mask
+        _check_attention(model)
+        window = getattr(model.config, "sliding_window", None)
+        if window is not None and mask.shape[-1] > window:
+            raise ValueError(
+                f"sequence length {mask.shape[-1]} exceeds the model's sliding window {window}: "
+                "the focus mask replaces the model's own mask and has no window."
+            )
+        if model.config._attn_implementation == "eager":
+            additive = torch.zeros(mask.shape, dtype=model.dtype, device=mask.device)
+            return additive.masked_fill_(~mask, torch.finfo(model.dtype).min)
+        return mask
+
+    def _focus_generator(self, device: torch.device) -> torch.Generator:
+        """A fresh draw per micro-batch, replayed identically by a resumed or re-seeded run."""
+        step = int(getattr(self, "global_step", 0))
+        self._focus_micro = self._focus_micro + 1 if step == self._focus_step else 0
+        self._focus_step = step
+        rank = int(getattr(self, "global_rank", 0))
+        seed = hash((torch.initial_seed(), rank, step, self._focus_micro)) & (2**63 - 1)
+        return torch.Generator(device=device).manual_seed(seed)

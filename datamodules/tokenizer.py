@@ -18,19 +18,24 @@ def cache_root() -> Path:
     return Path(os.environ.get("THINKCODE_CACHE", Path.home() / ".cache" / "thinkcode"))
 
 
-def pretrained_location(name: str) -> tuple[str, dict[str, str]]:
-    """``from_pretrained`` arguments for a hub id, a local folder or a GGUF file."""
+def pretrained_location(name: str) -> str:
+    """What ``from_pretrained`` loads for a hub id, a local folder or a GGUF file.
+
+    A GGUF file is de-quantised once into a cached Hugging Face folder: later runs load that
+    in a second instead of re-parsing the GGUF, and the model can be saved (exported) again.
+    """
     path = Path(name).expanduser()
     if path.suffix == ".gguf":
         if not path.is_file():
             raise FileNotFoundError(f"GGUF file not found: {path}")
-        return str(path.parent), {"gguf_file": path.name}
-    return name, {}
+        from lightning_modules.gguf_cache import cached_hf_folder  # it imports cache_root
+
+        return str(cached_hf_folder(str(path)))
+    return name
 
 
 def load_pretrained_tokenizer(name: str) -> PreTrainedTokenizerBase:
-    location, kwargs = pretrained_location(name)
-    tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(pretrained_location(name))
     if tokenizer.pad_token is None:  # many causal LMs ship none; EOS is the usual stand-in
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

@@ -53,9 +53,8 @@ def build_causal_lm(
         config._attn_implementation = attn_implementation
         network = AutoModelForCausalLM.from_config(config, attn_implementation=attn_implementation)
         return (network.to(dtype) if dtype is not None else network), []
-    location, kwargs = pretrained_location(model)
     network = AutoModelForCausalLM.from_pretrained(
-        location, attn_implementation=attn_implementation, dtype=dtype, **kwargs
+        pretrained_location(model), attn_implementation=attn_implementation, dtype=dtype
     )
     new_token_ids = resize_embeddings(network, len(tokenizer))
     if network.generation_config.pad_token_id is None:

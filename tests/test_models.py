@@ -6,7 +6,8 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from datamodules.tokenizer import add_format_tokens, load_pretrained_tokenizer
+import lightning_modules.gguf_cache as gguf_cache
+from datamodules.tokenizer import add_format_tokens, load_pretrained_tokenizer, pretrained_location
 from lightning_modules.models import LoraOptions, add_lora, build_causal_lm
 from tests.conftest import small_corpus_tokenizer
 
@@ -80,3 +81,19 @@ def test_lora_trains_adapters_and_the_new_rows_only(pretrained_folder) -> None:
     assert any("lora_A" in name for name in trainable)
     assert any("trainable_tokens" in name for name in trainable)
     assert not any(name.endswith("q_proj.base_layer.weight") for name in trainable)
+
+
+def test_gguf_files_load_through_the_cached_folder(tmp_path, monkeypatch, pretrained_folder):
+
+    with pytest.raises(FileNotFoundError, match=r"missing\.gguf"):
+        pretrained_location(str(tmp_path / "missing.gguf"))
+    gguf = tmp_path / "model.Q4_1.gguf"
+    gguf.write_bytes(b"GGUF")
+    converted = []
+    monkeypatch.setattr(
+        gguf_cache, "cached_hf_folder", lambda path: converted.append(path) or pretrained_folder
+    )
+    tokenizer = load_pretrained_tokenizer(str(gguf))
+    model, _ = build_causal_lm(str(gguf), None, tokenizer)
+    assert converted == [str(gguf), str(gguf)]
+    assert model.get_input_embeddings().weight.shape[0] == len(tokenizer)

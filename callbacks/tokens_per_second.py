@@ -40,3 +40,7 @@ class TokensPerSecond(L.Callback):
             rate = self._tokens / (time.perf_counter() - self._start)
             pl_module.log("train/tokens_per_sec", rate, prog_bar=True, on_step=True, on_epoch=False)
             self._tokens, self._batches = 0, 0
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Validation time is not training time: start a new window after it."""
+        self._tokens, self._batches = 0, 0

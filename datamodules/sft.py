@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import lightning as L
@@ -176,7 +176,7 @@ class SFTDataModule(L.LightningDataModule):
             shuffle=True,
             drop_last=True,
             num_workers=self.num_workers,
-            collate_fn=lambda sequences: collate_training(sequences, self.tokenizer.pad_token_id),
+            collate_fn=partial(collate_training, pad_token_id=self.tokenizer.pad_token_id),
             persistent_workers=self.num_workers > 0,
         )
 

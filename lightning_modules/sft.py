@@ -12,6 +12,7 @@ from peft import PeftModel
 from torchmetrics import MeanMetric
 from transformers import PreTrainedTokenizerBase, get_scheduler
 
+from callbacks.mask_coverage import MaskCoverage
 from datamodules.formats import SolutionFormat
 from generation.engine import GenerationEngine, GenerationOptions
 from lightning_modules.focus_attention import FocusAttentionMixin
@@ -103,8 +104,6 @@ class SFTModule(FocusAttentionMixin, L.LightningModule):
             self.logger.log_metrics({f"data/{key}": value for key, value in stats.items()}, 0)
 
     def _has_coverage_callback(self) -> bool:
-        from callbacks.mask_coverage import MaskCoverage
-
         return any(isinstance(callback, MaskCoverage) for callback in self.trainer.callbacks)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -12,7 +12,6 @@ from peft import PeftModel
 from torchmetrics import MeanMetric
 from transformers import PreTrainedTokenizerBase, get_scheduler
 
-from callbacks.mask_coverage import MaskCoverage
 from datamodules.formats import SolutionFormat
 from generation.engine import GenerationEngine, GenerationOptions
 from lightning_modules.focus_attention import FocusAttentionMixin
@@ -97,14 +96,10 @@ class SFTModule(FocusAttentionMixin, L.LightningModule):
         return self._verifier
 
     def on_fit_start(self) -> None:
-        if self.focus_coverage > 0 or self._has_coverage_callback():
-            self.check_focus_attention_support()
+        # Attention support is checked by MaskCoverage at fit start and by the mixin per mask.
         stats = getattr(self.trainer.datamodule, "stats", {})
         if stats and self.logger is not None:
             self.logger.log_metrics({f"data/{key}": value for key, value in stats.items()}, 0)
-
-    def _has_coverage_callback(self) -> bool:
-        return any(isinstance(callback, MaskCoverage) for callback in self.trainer.callbacks)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         output = self.model(

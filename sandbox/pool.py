@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 
 from sandbox.config import SandboxConfig
-from sandbox.processes import python_command
+from sandbox.processes import python_command, wait_or_kill
 from sandbox.result import ExecutionResult, Outcome
 from sandbox.wire import MAX_CLIENT_FRAME, FrameReader, ProtocolError, encode
 
@@ -150,11 +150,7 @@ class _Link:
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        wait_or_kill(self.process, timeout=10)
         self.reader.join(timeout=10)
         if self.guarantees is not None:
             # A server that was killed could not remove its scratch directory; one that

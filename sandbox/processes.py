@@ -29,6 +29,15 @@ from sandbox.wire import (
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def wait_or_kill(process: subprocess.Popen, timeout: float) -> None:
+    """Give a process ``timeout`` seconds to exit on its own, then SIGKILL it and reap it."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def python_command(module: str, call: str) -> list[str]:
     """Run ``module.call`` in a fresh interpreter with this interpreter's import path.
 
@@ -114,11 +123,7 @@ class Template:
         self.sock.close()
         if kill:
             self.process.kill()
-        try:
-            self.process.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        wait_or_kill(self.process, timeout=2)
 
     def stop(self) -> None:
         """Close the socket: the template exits, and its pid namespace with it."""

@@ -80,20 +80,19 @@ class SFTModule(FocusAttentionMixin, L.LightningModule):
         self.engine = GenerationEngine(generation)
         self.sandbox_config = sandbox or SandboxConfig()
         self.matcher = matcher or AnswerMatcher()
-        self._verifier: SolutionVerifier | None = None
+        self.verifier = SolutionVerifier(format, self.matcher)
+        self._sandbox: SandboxPool | None = None
         # Execution-verified and reasoning-only accuracy per evaluation stage (synced across ranks).
         self.accuracy = torch.nn.ModuleDict(
             {f"{stage}_{kind}": MeanMetric() for stage in ("val", "test") for kind in ACCURACIES}
         )
 
     @property
-    def verifier(self) -> SolutionVerifier:
+    def sandbox(self) -> SandboxPool:
         """Started on first use: the sandbox's worker processes cost nothing until code runs."""
-        if self._verifier is None:
-            self._verifier = SolutionVerifier(
-                self.format, SandboxPool(self.sandbox_config), self.matcher
-            )
-        return self._verifier
+        if self._sandbox is None:
+            self._sandbox = SandboxPool(self.sandbox_config)
+        return self._sandbox
 
     def on_fit_start(self) -> None:
         # Attention support is checked by MaskCoverage at fit start and by the mixin per mask.
@@ -138,10 +137,16 @@ class SFTModule(FocusAttentionMixin, L.LightningModule):
         ]
 
     def _generate_and_verify(self, batch: dict[str, Any]) -> tuple[list[str], list[Verdict]]:
-        generations = self.engine.generate(
-            self.model, self.tokenizer, batch["prompt_input_ids"], batch["prompt_attention_mask"]
+        rollouts = self.engine.rollout(
+            self.model,
+            self.tokenizer,
+            self.format,
+            self.sandbox,
+            batch["prompt_input_ids"],
+            batch["prompt_attention_mask"],
         )
-        return generations, self.verifier.verify(generations, batch["answers"])
+        generations = [rollout.text for rollout in rollouts]
+        return generations, self.verifier.verify(rollouts, batch["answers"])
 
     def _evaluate(self, batch: dict[str, Any], batch_idx: int, stage: str) -> None:
         size = len(batch["answers"])
@@ -196,9 +201,9 @@ class SFTModule(FocusAttentionMixin, L.LightningModule):
         }
 
     def teardown(self, stage: str) -> None:
-        if self._verifier is not None:
-            self._verifier.sandbox.close()
-            self._verifier = None
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
 
     def export(self, directory: str | Path, merge_lora: bool = True) -> Path:
         """Writes a Hugging Face folder (model and tokenizer) that plain transformers loads.

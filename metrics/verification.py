@@ -1,4 +1,4 @@
-"""Grading generations by running them: the program's printed answer is checked against the gold."""
+"""Grading rollouts: the printed answer of their last code run is checked against the gold."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from datamodules.formats import SolutionFormat
+from generation.engine import Rollout
 from metrics.answers import AnswerMatcher, extract_program_answer, extract_text_answer
-from sandbox import SandboxPool
 
 
 @dataclass(frozen=True)
@@ -23,23 +23,19 @@ class Verdict:
 
 
 class SolutionVerifier:
-    """Parses generations with the format, runs their code in the sandbox, and matches answers."""
+    """Extracts the reasoning's answer with the format and the program's from its last run, and
+    matches both against the gold."""
 
-    def __init__(
-        self, format: SolutionFormat, sandbox: SandboxPool, matcher: AnswerMatcher
-    ) -> None:
-        self.format, self.sandbox, self.matcher = format, sandbox, matcher
+    def __init__(self, format: SolutionFormat, matcher: AnswerMatcher) -> None:
+        self.format, self.matcher = format, matcher
 
-    def verify(self, generations: Sequence[str], golds: Sequence[str]) -> list[Verdict]:
-        parsed = [self.format.parse(generation) for generation in generations]
-        programs = ["\n".join(b.content for b in blocks if b.kind == "code") for blocks in parsed]
-        to_run = [index for index, program in enumerate(programs) if program.strip()]
-        results = dict(zip(to_run, self.sandbox.run_many([programs[i] for i in to_run])))
+    def verify(self, rollouts: Sequence[Rollout], golds: Sequence[str]) -> list[Verdict]:
         verdicts = []
-        for index, (blocks, gold) in enumerate(zip(parsed, golds)):
+        for rollout, gold in zip(rollouts, golds):
+            blocks = self.format.parse(rollout.text)
             reasoning = "\n".join(block.content for block in blocks if block.kind == "text")
             text_answer = extract_text_answer(reasoning) if reasoning else None
-            result = results.get(index)
+            result = rollout.executions[-1] if rollout.executions else None
             program_answer = extract_program_answer(result.output) if result and result.ok else None
             verdicts.append(
                 Verdict(

@@ -3,7 +3,9 @@
     python export.py runs/quickstart/version_0/checkpoints/last.ckpt exported/
 
 The run's saved ``config.yaml`` (beside ``checkpoints/``, or ``--config``) rebuilds the model and
-tokenizer exactly as training did, then the checkpoint's weights are loaded. LoRA adapters are
+tokenizer exactly as training did, then the checkpoint's weights are loaded: a ``.ckpt`` file, or
+the folder a sharded run (``ModelParallelStrategy``) saves, whose shards are read into one
+consolidated model in this single process (it must fit in CPU memory). LoRA adapters are
 merged into the base weights unless ``--keep_adapters`` is given (the folder then holds the
 peft adapter alone).
 """
@@ -14,11 +16,20 @@ import argparse
 from pathlib import Path
 
 import torch
+import torch.distributed.checkpoint as dcp
 import yaml
 
 from main import main as build_cli
 
 RUN_ONLY_KEYS = ("ckpt_path", "weights_only")  # `fit` arguments that do not describe the model
+# Exporting runs in this one process on the CPU, whatever devices and strategy trained the model.
+EXPORT_TRAINER = {
+    "logger": False,
+    "accelerator": "cpu",
+    "devices": 1,
+    "num_nodes": 1,
+    "strategy": "auto",
+}
 
 
 def export(
@@ -34,16 +45,30 @@ def export(
     recipe = yaml.safe_load(config_path.read_text())
     for key in RUN_ONLY_KEYS:
         recipe.pop(key, None)
-    recipe.setdefault("trainer", {})["logger"] = False
+    recipe.setdefault("trainer", {}).update(EXPORT_TRAINER)
     cli = build_cli(recipe, run=False)
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    cli.model.load_state_dict(checkpoint["state_dict"])
+    load_weights(cli.model, ckpt_path)
     return cli.model.export(output_dir, merge_lora=not keep_adapters)
+
+
+def load_weights(module: torch.nn.Module, ckpt_path: Path) -> None:
+    """Loads a checkpoint's weights into the unsharded module: a Lightning ``.ckpt`` file, or a
+    sharded checkpoint folder, whose ``state_dict`` entry holds the weights under the module's
+    own names (the optimizer's entries are not read)."""
+    if ckpt_path.is_dir():
+        state = {"state_dict": module.state_dict()}
+        dcp.load(state, checkpoint_id=ckpt_path, no_dist=True)
+        weights = state["state_dict"]
+    elif ckpt_path.is_file():
+        weights = torch.load(ckpt_path, map_location="cpu", weights_only=False)["state_dict"]
+    else:
+        raise FileNotFoundError(f"no checkpoint file or sharded checkpoint folder at {ckpt_path}")
+    module.load_state_dict(weights)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("ckpt_path", help="a Lightning checkpoint (.ckpt) of a run")
+    parser.add_argument("ckpt_path", help="a run's checkpoint: a .ckpt file or a sharded folder")
     parser.add_argument("output_dir", help="where to write the Hugging Face folder")
     parser.add_argument("--config", help="the run's config (default: the run's config.yaml)")
     parser.add_argument("--keep_adapters", action="store_true", help="save LoRA adapters unmerged")

@@ -19,7 +19,7 @@ class ThinkCodeCLI(LightningCLI):
     """Links the model to the data: one tokenizer and one format serve both."""
 
     def add_arguments_to_parser(self, parser) -> None:  # type: ignore[no-untyped-def]
-        parser.link_arguments("model.init_args.pretrained", "data.pretrained_tokenizer")
+        parser.link_arguments("model.init_args.pretrained", "data.init_args.pretrained_tokenizer")
         for name in ("tokenizer", "format"):  # the datamodule's objects, not its config entries
             parser.link_arguments(
                 "data",
@@ -34,6 +34,7 @@ def main(args: list[str] | dict | None = None, run: bool = True) -> ThinkCodeCLI
         SFTModule,
         SFTDataModule,
         subclass_mode_model=True,
+        subclass_mode_data=True,  # SFT, streaming and PPO-prompt datamodules
         save_config_kwargs={"overwrite": True},
         auto_configure_optimizers=False,  # the module's `optimizer` argument owns it
         args=args,

@@ -316,3 +316,26 @@ class BenchmarkProblems(SampleSource):
 
     def __iter__(self) -> Iterator[Sample]:
         return iter(load_benchmark(self.name, self.path, self.limit))
+
+
+class BenchmarkSuite(SampleSource):
+    """Several of the eight sets as one source, each sample tagged with its set's name, so one
+    ``main.py test`` run reports them side by side.
+
+    Args:
+        names: keys of :data:`BENCHMARKS` (default: all eight, in HTL's table order).
+        path: a folder of sets (``<path>/<name>/<file>``); None reads the Hub copies.
+        limit: evaluate only the first ``limit`` problems of each set (quick runs).
+    """
+
+    def __init__(
+        self, names: list[str] | None = None, path: str | None = None, limit: int | None = None
+    ) -> None:
+        self.names = list(names) if names is not None else list(BENCHMARKS)
+        for name in self.names:
+            benchmark(name)  # fail at config time on an unknown name
+        self.path, self.limit = path, limit
+
+    def __iter__(self) -> Iterator[Sample]:
+        for name in self.names:
+            yield from load_benchmark(name, self.path, self.limit)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
@@ -32,6 +33,15 @@ class EncodedSequence:
             self.focus_queries[:max_length],
             self.focus_keys[:max_length],
         )
+
+
+def fit_length(
+    sequence: EncodedSequence, max_length: int, overlong: Overlong
+) -> EncodedSequence | None:
+    """The sequence under the overlong policy: kept, cut to ``max_length``, or dropped (None)."""
+    if len(sequence) <= max_length:
+        return sequence
+    return None if overlong == "drop" else sequence.truncated(max_length)
 
 
 def encode_spans(
@@ -73,27 +83,24 @@ def encode_many(
 def collate_training(
     sequences: Sequence[EncodedSequence], pad_token_id: int
 ) -> dict[str, torch.Tensor]:
-    """Right-padded training batch; padding is neither a focus query nor a focus key."""
+    """Right-padded training batch; padding is neither a focus query nor a focus key.
+
+    Rows are filled into numpy arrays: an order of magnitude faster than ``torch.tensor`` on
+    each list, which made collation as slow as tokenizing in the streaming workers."""
     length = max(len(sequence) for sequence in sequences)
-    batch = len(sequences)
-    input_ids = torch.full((batch, length), pad_token_id, dtype=torch.long)
-    labels = torch.full((batch, length), IGNORE_INDEX, dtype=torch.long)
-    attention_mask = torch.zeros((batch, length), dtype=torch.long)
-    focus_queries = torch.zeros((batch, length), dtype=torch.bool)
-    focus_keys = torch.zeros((batch, length), dtype=torch.bool)
-    for row, sequence in enumerate(sequences):
-        n = len(sequence)
-        input_ids[row, :n] = torch.tensor(sequence.input_ids)
-        labels[row, :n] = torch.tensor(sequence.labels)
-        attention_mask[row, :n] = 1
-        focus_queries[row, :n] = torch.tensor(sequence.focus_queries)
-        focus_keys[row, :n] = torch.tensor(sequence.focus_keys)
+
+    def padded(rows: Sequence[list], fill: int | bool, dtype: type) -> torch.Tensor:
+        array = np.full((len(rows), length), fill, dtype=dtype)
+        for index, row in enumerate(rows):
+            array[index, : len(row)] = row
+        return torch.from_numpy(array)
+
     return {
-        "input_ids": input_ids,
-        "labels": labels,
-        "attention_mask": attention_mask,
-        "focus_queries": focus_queries,
-        "focus_keys": focus_keys,
+        "input_ids": padded([s.input_ids for s in sequences], pad_token_id, np.int64),
+        "labels": padded([s.labels for s in sequences], IGNORE_INDEX, np.int64),
+        "attention_mask": padded([[1] * len(s) for s in sequences], 0, np.int64),
+        "focus_queries": padded([s.focus_queries for s in sequences], False, np.bool_),
+        "focus_keys": padded([s.focus_keys for s in sequences], False, np.bool_),
     }
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
 
 import lightning as L
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler
 from transformers import PreTrainedTokenizerBase
 
 from datamodules.encoding import (
@@ -18,10 +19,26 @@ from datamodules.encoding import (
     collate_prompts,
     collate_training,
     encode_many,
+    fit_length,
 )
 from datamodules.formats import HTLFormat, SolutionFormat
+from datamodules.packing import (
+    LengthGroupedBatchSampler,
+    PackedRow,
+    collate_packed,
+    pack_sequences,
+)
 from datamodules.sample import Sample
 from datamodules.sources import SampleSource, SyntheticProblems
+from datamodules.streaming import (
+    Batching,
+    Cursor,
+    SampleStream,
+    StreamProgress,
+    TrainingStream,
+    gather_ranks,
+    pick_rank,
+)
 from datamodules.tokenizer import (
     add_format_tokens,
     load_pretrained_tokenizer,
@@ -44,7 +61,9 @@ class SFTDataModule(L.LightningDataModule):
     """Train, validation, test and predict data for supervised fine-tuning.
 
     Args:
-        train: training samples (default: the embedded arithmetic problems, seed 0).
+        train: training samples (default: the embedded arithmetic problems, seed 0); a
+            ``datamodules.streaming.SampleStream`` streams them instead of loading them all
+            (tokenized in the dataloader workers, each record once per epoch, resumable mid-epoch).
         val: held-out problems generated and graded during training (default: seed 1).
         test: problems for ``main.py test`` (default: the validation source).
         predict: problems for ``main.py predict`` (default: the test source).
@@ -57,6 +76,11 @@ class SFTDataModule(L.LightningDataModule):
         batch_size: training sequences per batch.
         eval_batch_size: problems per generation batch.
         num_workers: dataloader worker processes.
+        packing: several training sequences per row, up to ``max_length`` tokens, each sample
+            attending only to itself (block-diagonal masks, positions restarting per sample):
+            almost no padding.
+        group_by_length: batches of sequences of similar length (shuffled within windows of
+            64 batches), so a batch pads only to its own longest sequence.
     """
 
     def __init__(
@@ -73,8 +97,12 @@ class SFTDataModule(L.LightningDataModule):
         batch_size: int = 32,
         eval_batch_size: int = 64,
         num_workers: int = 0,
+        packing: bool = False,
+        group_by_length: bool = False,
     ) -> None:
         super().__init__()
+        if packing and group_by_length:
+            raise ValueError("choose one of packing and group_by_length (packed rows are full)")
         self.train_source = train if train is not None else SyntheticProblems(seed=0, count=20000)
         self.val_source = val if val is not None else SyntheticProblems(seed=1, count=256)
         self.test_source = test if test is not None else self.val_source
@@ -87,7 +115,9 @@ class SFTDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.num_workers = num_workers
+        self.packing, self.group_by_length = packing, group_by_length
         self.stats: dict[str, int] = {}
+        self.train_stream: TrainingStream | None = None
 
     @cached_property
     def train_samples(self) -> list[Sample]:
@@ -101,7 +131,7 @@ class SFTDataModule(L.LightningDataModule):
         else:
             corpus = [  # rendered text, so the format's instruction gets tokens of its own
                 span.text
-                for sample in self.train_samples
+                for sample in self._corpus_samples()
                 for spans in self.format.render(sample)
                 for span in spans
             ]
@@ -109,13 +139,25 @@ class SFTDataModule(L.LightningDataModule):
         add_format_tokens(tokenizer, self.format.special_tokens)
         return tokenizer
 
+    def _corpus_samples(self) -> Iterable[Sample]:
+        """What a corpus tokenizer learns from: all training samples, or a stream's first ones."""
+        if isinstance(self.train_source, SampleStream):
+            return itertools.islice(self.train_source, self.train_source.tokenizer_records)
+        return self.train_samples
+
     def setup(self, stage: str) -> None:
         if stage == "fit":
             self.val_examples = self._eval_examples(self.val_source)
             held_out = {example.sample.question for example in self.val_examples}
+            if isinstance(self.train_source, SampleStream):
+                self.train_stream = self._training_stream(self.train_source, frozenset(held_out))
+                return
             kept = [sample for sample in self.train_samples if sample.question not in held_out]
             self.stats["train/removed_held_out_overlap"] = len(self.train_samples) - len(kept)
             self.train_sequences = self._training_sequences(kept)
+            self.train_rows: list[PackedRow] = (
+                pack_sequences(self.train_sequences, self.max_length) if self.packing else []
+            )
             self.stats["train/skipped_records"] = self.train_source.skipped
             log.info("training data: %s", self.stats)
         elif stage == "validate":
@@ -127,11 +169,30 @@ class SFTDataModule(L.LightningDataModule):
 
     def _fits(self, sequence: EncodedSequence) -> EncodedSequence | None:
         """Applies the overlong policy, counting what it does."""
-        if len(sequence) <= self.max_length:
-            return sequence
-        key = "train/dropped_overlong" if self.overlong == "drop" else "train/truncated_overlong"
-        self.stats[key] = self.stats.get(key, 0) + 1
-        return None if self.overlong == "drop" else sequence.truncated(self.max_length)
+        if len(sequence) > self.max_length:
+            key = (
+                "train/dropped_overlong" if self.overlong == "drop" else "train/truncated_overlong"
+            )
+            self.stats[key] = self.stats.get(key, 0) + 1
+        return fit_length(sequence, self.max_length, self.overlong)
+
+    def _training_stream(self, stream: SampleStream, held_out: frozenset[str]) -> TrainingStream:
+        rank, world_size = self._rank_and_world_size()
+        return TrainingStream(
+            stream.records(rank, world_size),
+            stream.parser(),
+            self.format,
+            self.tokenizer,
+            Batching(self.batch_size, self.max_length, self.packing, self.group_by_length),
+            self.overlong,
+            held_out,
+            StreamProgress(num_workers=max(1, self.num_workers)),
+            stream.seed,
+        )
+
+    def _rank_and_world_size(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
     def _training_sequences(self, samples: Sequence[Sample]) -> list[EncodedSequence]:
         renderings = [spans for sample in samples for spans in self.format.render(sample)]
@@ -170,15 +231,62 @@ class SFTDataModule(L.LightningDataModule):
         return batch
 
     def train_dataloader(self) -> DataLoader:
+        if self.train_stream is not None:  # batched in the workers, which restart every epoch
+            return DataLoader(self.train_stream, batch_size=None, num_workers=self.num_workers)
+        pad = self.tokenizer.pad_token_id
+        shared = {"num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
+        if self.packing:
+            collate = partial(collate_packed, pad_token_id=pad)
+            return DataLoader(
+                self.train_rows,
+                self.batch_size,
+                shuffle=True,
+                drop_last=True,
+                collate_fn=collate,
+                **shared,
+            )
+        collate = partial(collate_training, pad_token_id=pad)
+        if self.group_by_length:
+            batches = LengthGroupedBatchSampler(
+                RandomSampler(self.train_sequences),
+                self.batch_size,
+                drop_last=True,
+                lengths=[len(sequence) for sequence in self.train_sequences],
+            )
+            return DataLoader(
+                self.train_sequences, batch_sampler=batches, collate_fn=collate, **shared
+            )
         return DataLoader(
             self.train_sequences,
-            batch_size=self.batch_size,
-            shuffle=True,
+            self.batch_size,
+            shuffle=True,  # by keyword: Lightning re-creates the loader with its own sampler
             drop_last=True,
-            num_workers=self.num_workers,
-            collate_fn=partial(collate_training, pad_token_id=self.tokenizer.pad_token_id),
-            persistent_workers=self.num_workers > 0,
+            collate_fn=collate,
+            **shared,
         )
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """A streamed batch reaching the training step: its records now count as consumed."""
+        cursor: Cursor | None = (
+            batch.pop("stream_cursor", None) if isinstance(batch, dict) else None
+        )
+        if cursor is not None and self.train_stream is not None:
+            self.train_stream.progress.record(cursor)
+        return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        """The stream position of every rank (saved in checkpoints, for an exact resume)."""
+        if self.train_stream is None:
+            return {}
+        return {"stream": gather_ranks(self.train_stream.progress.state_dict())}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if "stream" not in state_dict:
+            return
+        if self.train_stream is None:
+            raise ValueError("the checkpoint holds a stream position, but `train` is not a stream")
+        state = pick_rank(state_dict["stream"], *self._rank_and_world_size())
+        self.train_stream.progress.load_state_dict(state)
 
     def _eval_loader(self, examples: list[EvalExample]) -> DataLoader:
         return DataLoader(

@@ -63,6 +63,19 @@ class JsonlSource(SampleSource, ABC):
     @abstractmethod
     def parse_record(self, record: dict[str, Any], line: int) -> Sample: ...
 
+    def parse_line(self, text: str, line: int) -> Sample:
+        """One jsonl line as a sample; any problem raises ``DataRecordError`` naming file and line.
+
+        Streaming readers (``datamodules/streaming.py``) call this on lines read elsewhere."""
+        try:
+            record = json.loads(text)
+            if not isinstance(record, dict):
+                raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+            return self.parse_record(record, line)
+        except (ValueError, KeyError, TypeError) as error:
+            reason = f"missing field {error}" if isinstance(error, KeyError) else str(error)
+            raise DataRecordError(self.path, line, reason) from error
+
     def __iter__(self) -> Iterator[Sample]:
         if not self.path.is_file():
             raise FileNotFoundError(f"data file not found: {self.path}")
@@ -72,14 +85,10 @@ class JsonlSource(SampleSource, ABC):
                 if not text.strip():
                     continue
                 try:
-                    record = json.loads(text)
-                    if not isinstance(record, dict):
-                        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
-                    yield self.parse_record(record, number)
-                except (ValueError, KeyError, TypeError) as error:
-                    reason = f"missing field {error}" if isinstance(error, KeyError) else str(error)
+                    yield self.parse_line(text, number)
+                except DataRecordError:
                     if self.on_error == "raise":
-                        raise DataRecordError(self.path, number, reason) from error
+                        raise
                     self.skipped += 1
         if self.skipped:
             log.warning("%s: skipped %d malformed records", self.path, self.skipped)

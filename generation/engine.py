@@ -1,27 +1,63 @@
-"""Batched generation for validation, test, predict and PPO rollouts.
+"""Batched multi-round generation for validation, test, predict and PPO rollouts.
 
-``rollout`` is the one entry point: it generates, runs each solution's code in the sandbox and
-returns ``Rollout`` records that carry both the text (for grading) and the token ids with a mask
+``rollout`` is the one entry point. Each round, HF ``generate`` continues every active sequence
+until its format ends a block, the answer ends, or the sequence's token budget runs out. A code
+block that just closed runs in that sample's sandbox session (state persists across blocks),
+and its output goes back into the sequence in the format's syntax before the next round. The
+KV cache is kept across rounds, so a round feeds only the new tokens; finished sequences leave
+the batch. One-round formats (HTL) generate once and their program runs at the end.
+
+The result is one ``Rollout`` per sample with the text (for grading), the token ids and a mask
 of which tokens the model wrote (for the policy loss: execution output is not the model's).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    LogitsProcessor,
+    LogitsProcessorList,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    StoppingCriteriaList,
+)
 
 from datamodules.formats import SolutionFormat
-from sandbox import ExecutionResult, SandboxPool
+from generation.batch import ActiveBatch
+from generation.distributed import any_rank, idle_round, ranks_must_sync
+from generation.feedback import execution_tokens
+from generation.stopping import RoundEnd, StopMarkers
+from sandbox import ExecutionResult, SandboxPool, SandboxSession
 
 FinishReason = Literal["eos", "block_limit", "token_budget"]
 
 
 @dataclass
 class GenerationOptions:
-    """Decoding settings (greedy by default, as HTL and MathCoder evaluate)."""
+    """Decoding settings (greedy by default, as HTL and MathCoder evaluate).
+
+    Args:
+        max_new_tokens: the whole response's budget: the model's tokens plus the execution and
+            forcing tokens inserted for it.
+        do_sample: sample instead of greedy decoding.
+        temperature: sampling temperature.
+        top_p: nucleus sampling mass (1.0: off).
+        top_k: sample among the k likeliest tokens (0: off).
+        num_samples: solutions per prompt.
+        seed: seeds sampling; the caller's random state is left as it was.
+        max_blocks: code blocks run per solution (MathCoder: 16); one more ends the solution.
+        max_output_chars: execution output fed back to the model, head and tail kept.
+        reuse_cache: keep the KV cache across rounds (False re-encodes every round: slower,
+            for comparison).
+        forcing_phrase: budget forcing (arXiv 2606.16934): what replaces the model's end of
+            answer, inside the format's text syntax.
+        max_forcings: how many times per solution the end of answer is replaced (0: off).
+    """
 
     max_new_tokens: int = 256
     do_sample: bool = False
@@ -30,6 +66,25 @@ class GenerationOptions:
     top_k: int = 0
     num_samples: int = 1
     seed: int = 0
+    max_blocks: int = 16
+    max_output_chars: int = 1024
+    reuse_cache: bool = True
+    forcing_phrase: str = "Wait,"
+    max_forcings: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("max_new_tokens", "num_samples", "max_output_chars"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"generation.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("top_k", "max_blocks", "max_forcings"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"generation.{name} must be >= 0, got {getattr(self, name)}")
+        if self.temperature <= 0:
+            raise ValueError(f"generation.temperature must be > 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"generation.top_p must be in (0, 1], got {self.top_p}")
+        if self.max_forcings and not self.forcing_phrase:
+            raise ValueError("generation.forcing_phrase must not be empty when max_forcings > 0")
 
 
 @dataclass
@@ -39,7 +94,8 @@ class Rollout:
     ``token_ids`` is the whole response after the prompt (the model's tokens, EOS included when
     it stopped there, plus any execution blocks the engine inserted); ``generated_mask`` is True
     for the model's tokens. ``text`` is ``token_ids`` decoded with special tokens kept, EOS left
-    out. ``executions`` are the code runs in order (HTL: the one program).
+    out. ``executions`` are the code runs in order (HTL: the one program). ``forced`` counts the
+    ends of answer that budget forcing replaced.
     """
 
     prompt_index: int
@@ -48,15 +104,33 @@ class Rollout:
     generated_mask: list[bool]
     executions: list[ExecutionResult] = field(default_factory=list)
     finish_reason: FinishReason = "eos"
+    forced: int = 0
 
     @property
     def num_generated_tokens(self) -> int:
         return sum(self.generated_mask)
 
+    def append(self, tokens: Sequence[int], generated: bool) -> None:
+        self.token_ids.extend(tokens)
+        self.generated_mask.extend([generated] * len(tokens))
+
 
 class GenerationEngine:
-    def __init__(self, options: GenerationOptions | None = None) -> None:
+    """Generates, executes and feeds back; see the module docstring.
+
+    Args:
+        options: decoding settings.
+        logits_processors: extra HF logits processors applied at every step (constrained
+            decoding, or a scripted run in tests and benchmarks).
+    """
+
+    def __init__(
+        self,
+        options: GenerationOptions | None = None,
+        logits_processors: Sequence[LogitsProcessor] = (),
+    ) -> None:
         self.options = options or GenerationOptions()
+        self.logits_processors = list(logits_processors)
 
     @torch.no_grad()
     def rollout(
@@ -70,42 +144,182 @@ class GenerationEngine:
     ) -> list[Rollout]:
         """``num_samples`` rollouts per left-padded prompt, prompt-major
         (rollout ``i`` answers prompt ``i // num_samples``)."""
-        options = self.options
-        sampling = {}
-        if options.do_sample:
-            torch.manual_seed(options.seed)
-            sampling = {
-                "temperature": options.temperature,
-                "top_p": options.top_p,
-                "top_k": options.top_k,
-            }
-        output = model.generate(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            max_new_tokens=options.max_new_tokens,
-            do_sample=options.do_sample,
-            num_return_sequences=options.num_samples,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-            **sampling,
-        )
-        rollouts = []
-        for index, row in enumerate(output[:, input_ids.shape[1] :].tolist()):
-            stopped = tokenizer.eos_token_id in row
-            if stopped:
-                row = row[: row.index(tokenizer.eos_token_id) + 1]
-            text = tokenizer.decode(row[:-1] if stopped else row, skip_special_tokens=False)
-            rollouts.append(
-                Rollout(
-                    prompt_index=index // options.num_samples,
-                    text=text,
-                    token_ids=row,
-                    generated_mask=[True] * len(row),
-                    finish_reason="eos" if stopped else "token_budget",
+        samples = self.options.num_samples
+        rollouts = [Rollout(i // samples, "", [], []) for i in range(len(input_ids) * samples)]
+        interleaved = format.execution_delimiters is not None
+        sessions = [sandbox.session() for _ in rollouts] if interleaved else []
+        rounds = _Rounds(self, model, tokenizer, format, sandbox, sessions, rollouts)
+        try:
+            with _own_random_state(self.options.seed, input_ids.device):
+                rounds.run(
+                    input_ids.repeat_interleave(samples, dim=0),
+                    attention_mask.repeat_interleave(samples, dim=0),
                 )
-            )
-        run_programs(format, sandbox, rollouts)
+        finally:
+            for session in sessions:
+                session.close()
+        for rollout in rollouts:
+            ids = rollout.token_ids
+            ended = bool(ids) and ids[-1] == tokenizer.eos_token_id
+            rollout.text = tokenizer.decode(ids[:-1] if ended else ids, skip_special_tokens=False)
+        if not interleaved:
+            run_programs(format, sandbox, rollouts)
         return rollouts
+
+
+class _Rounds:
+    """One ``rollout`` call's loop: generate a round, settle each row, continue the rest."""
+
+    def __init__(
+        self,
+        engine: GenerationEngine,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        format: SolutionFormat,
+        sandbox: SandboxPool,
+        sessions: list[SandboxSession],
+        rollouts: list[Rollout],
+    ) -> None:
+        self.options, self.logits_processors = engine.options, engine.logits_processors
+        self.model, self.tokenizer, self.format = model, tokenizer, format
+        self.sandbox, self.sessions, self.rollouts = sandbox, sessions, rollouts
+        self.markers = StopMarkers.resolve(format, tokenizer)
+        pad_id = tokenizer.pad_token_id
+        self.pad_id = tokenizer.eos_token_id if pad_id is None else pad_id
+        self.forcing_ids = tokenizer(
+            format.forced_continuation(self.options.forcing_phrase), add_special_tokens=False
+        )["input_ids"]
+
+    def run(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> None:
+        batch = ActiveBatch(input_ids, attention_mask, self.pad_id)
+        while any_rank(len(batch) > 0, input_ids.device):
+            if not batch:
+                idle_round(self.model, self.pad_id, input_ids.device)
+                continue
+            new_tokens, at_marker = self._generate(batch)
+            keep, chunks = self._settle(batch, new_tokens, at_marker)
+            batch.advance(keep, chunks)
+            if not self.options.reuse_cache and batch:
+                batch.compact()
+
+    def _generate(self, batch: ActiveBatch) -> tuple[list[list[int]], list[bool]]:
+        """One round for the active rows: their new tokens, and whether a marker ended each."""
+        options = self.options
+        budgets = torch.tensor(
+            [options.max_new_tokens - len(self.rollouts[row].token_ids) for row in batch.rows],
+            device=batch.ids.device,
+        )
+        round_end = RoundEnd(batch.width, budgets, self.markers, self.tokenizer)
+        sampling = (
+            {"temperature": options.temperature, "top_p": options.top_p, "top_k": options.top_k}
+            if options.do_sample
+            else {}
+        )
+        output = self.model.generate(
+            input_ids=batch.ids,
+            attention_mask=batch.mask,
+            past_key_values=batch.cache,
+            max_new_tokens=int(budgets.max()),
+            do_sample=options.do_sample,
+            **sampling,
+            eos_token_id=list(self.markers.stop_ids),
+            pad_token_id=self.pad_id,
+            stopping_criteria=StoppingCriteriaList([round_end]),
+            logits_processor=LogitsProcessorList(self.logits_processors),
+            return_dict_in_generate=True,
+            synced_gpus=ranks_must_sync(),
+        )
+        lengths = round_end.new_lengths(output.sequences.shape[1])
+        new_tokens = batch.take(output.sequences, output.past_key_values, lengths)
+        return new_tokens, round_end.at_marker.tolist()
+
+    def _settle(
+        self, batch: ActiveBatch, new_tokens: list[list[int]], at_marker: list[bool]
+    ) -> tuple[list[int], list[list[int]]]:
+        """Record each row's round, run the code blocks that closed (all at once), and return
+        the rows that go on (positions in ``batch``) with the tokens each is fed next."""
+        going_on: dict[int, _Continuation] = {}
+        for position, (tokens, marker) in enumerate(zip(new_tokens, at_marker)):
+            rollout = self.rollouts[batch.rows[position]]
+            rollout.append(tokens, generated=True)
+            continuation = self._close_round(rollout, tokens[-1], marker)
+            if continuation is not None:
+                going_on[position] = continuation
+        to_run = [(p, c.code) for p, c in going_on.items() if c.code is not None]
+        for (position, _), result in zip(to_run, self._run(batch, to_run)):
+            self.rollouts[batch.rows[position]].executions.append(result)
+            going_on[position].inserted = execution_tokens(
+                result,
+                self.format.execution_delimiters,
+                self.tokenizer,
+                self.options.max_output_chars,
+            )
+        keep, chunks = [], []
+        for position, continuation in going_on.items():
+            rollout = self.rollouts[batch.rows[position]]
+            room = self.options.max_new_tokens - len(rollout.token_ids)
+            rollout.append(continuation.inserted[:room], generated=False)
+            if room <= len(continuation.inserted):
+                rollout.finish_reason = "token_budget"
+            else:
+                keep.append(position)
+                chunks.append(continuation.refed + continuation.inserted)
+        return keep, chunks
+
+    def _close_round(self, rollout: Rollout, last: int, at_marker: bool) -> _Continuation | None:
+        """How a row goes on after its round ended with token ``last``; None when it is done
+        (its ``finish_reason`` set)."""
+        if not at_marker:
+            rollout.finish_reason = "token_budget"
+            return None
+        if last in self.markers.end_ids:
+            if rollout.forced < self.options.max_forcings:
+                rollout.forced += 1
+                del rollout.token_ids[-1], rollout.generated_mask[-1]
+                return _Continuation(refed=[], inserted=list(self.forcing_ids))
+            rollout.finish_reason = "eos"
+            return None
+        code = self._closed_code(rollout)
+        if code is not None and len(rollout.executions) >= self.options.max_blocks:
+            rollout.finish_reason = "block_limit"
+            return None
+        return _Continuation(refed=[last], inserted=[], code=code)
+
+    def _closed_code(self, rollout: Rollout) -> str | None:
+        """The code block this round closed, for formats that run blocks as they close."""
+        if self.format.execution_delimiters is None:
+            return None
+        response = self.tokenizer.decode(rollout.token_ids, skip_special_tokens=False)
+        return self.format.code_to_run(response)
+
+    def _run(self, batch: ActiveBatch, to_run: list[tuple[int, str]]) -> list[ExecutionResult]:
+        """All closed blocks of this round at once, each in its own sample's session."""
+        if not to_run:
+            return []
+        return self.sandbox.run_blocks(
+            [(self.sessions[batch.rows[position]], code) for position, code in to_run]
+        )
+
+
+@dataclass
+class _Continuation:
+    """What a row is fed next: its end-of-round marker again (``refed``; empty when budget
+    forcing replaced it), then the engine's tokens (``inserted``: execution block or forcing
+    phrase), the latter known once ``code`` (the block to run, if any) has run."""
+
+    refed: list[int]
+    inserted: list[int]
+    code: str | None = None
+
+
+@contextmanager
+def _own_random_state(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed sampling without touching the caller's random state (restored on exit)."""
+    accelerator = [device] if device.type != "cpu" else []
+    device_type = device.type if accelerator else "cuda"
+    with torch.random.fork_rng(devices=accelerator, device_type=device_type):
+        torch.manual_seed(seed)
+        yield
 
 
 def run_programs(format: SolutionFormat, sandbox: SandboxPool, rollouts: list[Rollout]) -> None:

@@ -5,6 +5,11 @@ query rows of the program (``focus_queries``) lose a random fraction ``c`` of th
 question's keys (``focus_keys``), except the first ``sinks`` real tokens of the sequence (attention
 sinks). Everything else is the plain causal + padding mask, so ``c = 0`` is exactly dense.
 
+Packed rows (several samples in one row, ``datamodules/packing.py``) carry ``segment_ids``: the
+mask is then block-diagonal (a token sees only its own sample), the sinks are the first tokens of
+each sample, and it is built even when nothing is masked, since the plain 2-D padding mask would
+let samples see each other.
+
 The mask is a (B, 1, L, L) tensor that transformers passes unchanged to every layer. SDPA takes it
 as booleans (True = attend); eager attention *adds* its mask to the scores, so it gets the
 equivalent additive float mask (0 or the dtype's minimum) - a boolean one would be silently wrong.
@@ -24,9 +29,37 @@ from transformers import PreTrainedModel
 SUPPORTED_ATTENTION = ("sdpa", "eager")
 
 
-def sink_positions(attention_mask: Tensor, sinks: int) -> Tensor:
-    """The first ``sinks`` real tokens of each row, wherever padding puts them (left or right)."""
-    return attention_mask.bool() & (attention_mask.cumsum(-1) <= sinks)
+def sink_positions(attention_mask: Tensor, sinks: int, segment_ids: Tensor | None = None) -> Tensor:
+    """The first ``sinks`` real tokens of each row, wherever padding puts them (left or right),
+    or of each sample of a packed row."""
+    if segment_ids is None:
+        return attention_mask.bool() & (attention_mask.cumsum(-1) <= sinks)
+    return attention_mask.bool() & (positions_in_segment(segment_ids) < sinks)
+
+
+def positions_in_segment(segment_ids: Tensor) -> Tensor:
+    """Each token's offset from the start of its run of equal segment ids."""
+    positions = torch.arange(segment_ids.shape[-1], device=segment_ids.device).expand_as(
+        segment_ids
+    )
+    previous = torch.nn.functional.pad(segment_ids[:, :-1], (1, 0), value=-1)
+    starts = torch.where(segment_ids != previous, positions, 0).cummax(-1).values
+    return positions - starts
+
+
+def visible_keys(attention_mask: Tensor, segment_ids: Tensor | None = None) -> Tensor:
+    """The (B, L, L) causal mask over real keys; with segments, also within one sample only.
+
+    A padding query in a packed row would then see no key at all, and SDPA turns such a row into
+    NaNs that leak through the zero attention weights of later layers: it sees itself instead.
+    """
+    length, device = attention_mask.shape[1], attention_mask.device
+    causal = torch.ones(length, length, dtype=torch.bool, device=device).tril_()
+    mask = causal & attention_mask.bool()[:, None, :]
+    if segment_ids is None:
+        return mask
+    mask &= segment_ids[:, :, None] == segment_ids[:, None, :]
+    return mask | torch.eye(length, dtype=torch.bool, device=device)
 
 
 def focus_mask(
@@ -36,8 +69,10 @@ def focus_mask(
     coverage: float,
     sinks: int,
     generator: torch.Generator | None = None,
+    segment_ids: Tensor | None = None,
 ) -> Tensor | None:
-    """The (B, 1, L, L) bool mask (True = attend), or None when no sample has a rectangle to mask.
+    """The (B, 1, L, L) bool mask (True = attend), or None when no sample has a rectangle to mask
+    and the rows are not packed (``segment_ids`` is None): the 2-D padding mask is then exact.
 
     ``focus_keys`` still holds the sinks and may hold padding; both are dropped here. Each entry of
     the (focus query x focus key) rectangle is masked with probability ``coverage``, independently
@@ -46,7 +81,7 @@ def focus_mask(
     if not 0.0 <= coverage <= 1.0:
         raise ValueError(f"coverage must be in [0, 1], got {coverage}")
     real = attention_mask.bool()
-    keys = focus_keys & real & ~sink_positions(attention_mask, sinks)
+    keys = focus_keys & real & ~sink_positions(attention_mask, sinks, segment_ids)
     length, device = real.shape[1], real.device
     positions = torch.arange(length, device=device)
     rows, cols = focus_queries.any(0), keys.any(0)
@@ -60,9 +95,8 @@ def focus_mask(
         ]
     ).tolist()
     if row_stop <= row_start or col_stop <= col_start:
-        return None
-    causal = torch.ones(length, length, dtype=torch.bool, device=device).tril_()
-    mask = causal & real[:, None, :]
+        return None if segment_ids is None else visible_keys(real, segment_ids).unsqueeze(1)
+    mask = visible_keys(real, segment_ids)
     rectangle = focus_queries[:, row_start:row_stop, None] & keys[:, None, col_start:col_stop]
     if coverage < 1.0:
         draw = torch.rand(rectangle.shape, generator=generator, device=device)
@@ -99,20 +133,23 @@ class FocusAttentionMixin:
     def focus_attention_mask(self, batch: Mapping[str, Tensor]) -> Tensor:
         """What to pass as ``attention_mask=`` to the HF model for this batch.
 
-        Training with coverage > 0 and some focus rows: the (B, 1, L, L) mask (bool for SDPA,
-        additive float for eager). Otherwise (eval / inference / c == 0 / no focus rows) the plain
-        2-D ``batch["attention_mask"]``, so the model is exactly dense.
+        Training with coverage > 0 and some focus rows, or packed rows (``segment_ids``): the
+        (B, 1, L, L) mask (bool for SDPA, additive float for eager). Otherwise (eval / inference /
+        c == 0 / no focus rows) the plain 2-D ``batch["attention_mask"]``, so the model is exactly
+        dense.
         """
-        padding = batch["attention_mask"]
-        if not self.training or self.focus_coverage <= 0.0:
+        padding, segment_ids = batch["attention_mask"], batch.get("segment_ids")
+        coverage = self.focus_coverage if self.training else 0.0
+        if coverage <= 0.0 and segment_ids is None:
             return padding
         mask = focus_mask(
             padding,
             batch["focus_queries"],
             batch["focus_keys"],
-            self.focus_coverage,
+            coverage,
             self.focus_sinks,
-            self._focus_generator(padding.device),
+            self._focus_generator(padding.device) if coverage > 0.0 else None,
+            segment_ids,
         )
         if mask is None:
             return padding

@@ -9,24 +9,27 @@ import lightning as L
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 from peft import PeftModel
-from torchmetrics import MeanMetric
 from transformers import PreTrainedTokenizerBase, get_scheduler
 
 from datamodules.formats import SolutionFormat
+from generation.cascade import Solution, Solver
 from generation.engine import GenerationEngine, GenerationOptions
 from lightning_modules.focus_attention import FocusAttentionMixin
 from lightning_modules.models import LoraOptions, add_lora, build_causal_lm
+from lightning_modules.sharding import ShardedModelMixin
 from metrics.answers import AnswerMatcher
-from metrics.verification import SolutionVerifier, Verdict
+from metrics.evaluation import OVERALL, EvaluationMetrics
 from sandbox import SandboxConfig, SandboxPool
 
 LRSchedule = Literal["cosine", "linear", "constant_with_warmup"]
-ACCURACIES = ("exec_acc", "reasoning_acc")
+# The evaluation splits each trainer stage grades: their metrics are built in `setup`.
+EVALUATED_SPLITS = {"fit": ("val",), "validate": ("val",), "test": ("test",)}
 
 
-class SFTModule(FocusAttentionMixin, L.LightningModule):
+class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
     """Trains on rendered solutions (loss on reasoning and code, never on prompt or execution
     output); validates by generating, running the generated programs and grading the answers.
+    Under ``ModelParallelStrategy`` the model is sharded with FSDP2 (``ShardedModelMixin``).
 
     Args:
         tokenizer: the datamodule's tokenizer, format markers included (linked by ``main.py``).
@@ -45,6 +48,8 @@ class SFTModule(FocusAttentionMixin, L.LightningModule):
         generation: decoding settings for validation, test and predict.
         sandbox: limits for running generated code.
         matcher: how predicted and gold answers are compared.
+        cascade: HTL's evaluation fallback: a solution without an answer is asked again for a
+            program alone, then for words alone (HTL format only).
     """
 
     def __init__(
@@ -63,6 +68,7 @@ class SFTModule(FocusAttentionMixin, L.LightningModule):
         generation: GenerationOptions | None = None,
         sandbox: SandboxConfig | None = None,
         matcher: AnswerMatcher | None = None,
+        cascade: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["tokenizer", "format", "matcher"])
@@ -80,12 +86,10 @@ class SFTModule(FocusAttentionMixin, L.LightningModule):
         self.engine = GenerationEngine(generation)
         self.sandbox_config = sandbox or SandboxConfig()
         self.matcher = matcher or AnswerMatcher()
-        self.verifier = SolutionVerifier(format, self.matcher)
+        self.solver = Solver(self.engine, format, self.matcher, cascade)
         self._sandbox: SandboxPool | None = None
-        # Execution-verified and reasoning-only accuracy per evaluation stage (synced across ranks).
-        self.accuracy = torch.nn.ModuleDict(
-            {f"{stage}_{kind}": MeanMetric() for stage in ("val", "test") for kind in ACCURACIES}
-        )
+        # Per-split evaluation metrics (synced across ranks), built once the datasets are known.
+        self.evaluation = torch.nn.ModuleDict()
 
     @property
     def sandbox(self) -> SandboxPool:
@@ -93,6 +97,16 @@ class SFTModule(FocusAttentionMixin, L.LightningModule):
         if self._sandbox is None:
             self._sandbox = SandboxPool(self.sandbox_config)
         return self._sandbox
+
+    def setup(self, stage: str) -> None:
+        """Builds the metrics of the splits this stage evaluates, broken down by the datasets
+        of the datamodule's evaluation problems (set up just before this hook)."""
+        for split in EVALUATED_SPLITS.get(stage, ()):
+            examples = getattr(self.trainer.datamodule, f"{split}_examples", None)
+            if examples is None:
+                raise ValueError(f"the datamodule has no `{split}_examples` to evaluate on")
+            datasets = list(dict.fromkeys(example.sample.dataset for example in examples))
+            self.evaluation[split] = EvaluationMetrics(datasets)
 
     def on_fit_start(self) -> None:
         # Attention support is checked by MaskCoverage at fit start and by the mixin per mask.
@@ -104,51 +118,46 @@ class SFTModule(FocusAttentionMixin, L.LightningModule):
         output = self.model(
             input_ids=batch["input_ids"],
             attention_mask=self.focus_attention_mask(batch),
+            position_ids=batch.get("position_ids"),  # packed rows restart them per sample
             labels=batch["labels"],
         )
         self.log("train/loss", output.loss, prog_bar=True)
         return output.loss
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._evaluate(batch, batch_idx, "val")
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> list[dict[str, Any]]:
+        return self._evaluate(batch, batch_idx, "val")
 
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._evaluate(batch, batch_idx, "test")
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> list[dict[str, Any]]:
+        return self._evaluate(batch, batch_idx, "test")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_evaluation("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_evaluation("test")
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> list[dict[str, Any]]:
-        generations, verdicts = self._generate_and_verify(batch)
+        return self._records(batch, self._solve(batch))
+
+    def _solve(self, batch: dict[str, Any]) -> list[Solution]:
+        return self.solver.solve(self.model, self.tokenizer, self.sandbox, batch)
+
+    def _records(self, batch: dict[str, Any], solutions: list[Solution]) -> list[dict[str, Any]]:
+        """One JSON-ready record per solution: the problem, every attempt, the verdict."""
         return [
             {
-                "id": sample_id,
-                "dataset": dataset,
-                "question": question,
-                "gold": gold,
-                "generation": generation,
-                **vars(verdict),
+                "id": batch["ids"][solution.prompt_index],
+                "dataset": batch["datasets"][solution.prompt_index],
+                "question": batch["questions"][solution.prompt_index],
+                "gold": batch["answers"][solution.prompt_index],
+                **solution.record(),
             }
-            for sample_id, dataset, question, gold, generation, verdict in zip(
-                batch["ids"],
-                batch["datasets"],
-                batch["questions"],
-                batch["answers"],
-                generations,
-                verdicts,
-            )
+            for solution in solutions
         ]
 
-    def _generate_and_verify(self, batch: dict[str, Any]) -> tuple[list[str], list[Verdict]]:
-        rollouts = self.engine.rollout(
-            self.model,
-            self.tokenizer,
-            self.format,
-            self.sandbox,
-            batch["prompt_input_ids"],
-            batch["prompt_attention_mask"],
-        )
-        generations = [rollout.text for rollout in rollouts]
-        return generations, self.verifier.verify(rollouts, batch["answers"])
-
-    def _evaluate(self, batch: dict[str, Any], batch_idx: int, stage: str) -> None:
+    def _evaluate(self, batch: dict[str, Any], batch_idx: int, stage: str) -> list[dict[str, Any]]:
+        """Loss (when the problems have solutions), then generate, run and grade; returns the
+        per-sample records (for `callbacks.evaluation_report`)."""
         size = len(batch["answers"])
         if "labels" in batch:
             loss = self.model(
@@ -157,32 +166,40 @@ class SFTModule(FocusAttentionMixin, L.LightningModule):
                 labels=batch["labels"],
             ).loss
             self.log(f"{stage}/loss", loss, batch_size=size, sync_dist=True)
-        generations, verdicts = self._generate_and_verify(batch)
-        scores = {
-            "exec_acc": [verdict.correct for verdict in verdicts],
-            "reasoning_acc": [verdict.text_correct for verdict in verdicts],
-        }
-        for kind, values in scores.items():
-            metric = self.accuracy[f"{stage}_{kind}"]
-            metric.update(torch.tensor(values, dtype=torch.float, device=self.device))
-            self.log(f"{stage}/{kind}", metric, prog_bar=True, batch_size=size)
+        solutions = self._solve(batch)
+        datasets = [batch["datasets"][solution.prompt_index] for solution in solutions]
+        self.evaluation[stage].update([solution.verdict for solution in solutions], datasets)
         if batch_idx == 0:
-            self._log_examples(stage, batch, generations, verdicts)
+            self._log_examples(stage, batch, solutions)
+        return self._records(batch, solutions)
 
-    def _log_examples(
-        self, stage: str, batch: dict[str, Any], generations: list[str], verdicts: list[Verdict]
-    ) -> None:
+    def _log_evaluation(self, stage: str) -> None:
+        """Logs every metric as ``{stage}/{metric}`` and ``{stage}/{dataset}/{metric}``.
+
+        The values are already the same on every rank (the metric summed its counts across
+        ranks); ``sync_dist`` only spares Lightning's warning about unsynced epoch values."""
+        metric = self.evaluation[stage]
+        results = metric.compute()
+        metric.reset()
+        for dataset, values in results.items():
+            prefix = stage if dataset == OVERALL else f"{stage}/{dataset}"
+            for name, value in values.items():
+                headline = dataset == OVERALL and name in ("exec_acc", "reasoning_acc")
+                self.log(f"{prefix}/{name}", value, prog_bar=headline, sync_dist=True)
+
+    def _log_examples(self, stage: str, batch: dict[str, Any], solutions: list[Solution]) -> None:
         """A few generations with their execution, as text in TensorBoard."""
         experiment = getattr(self.logger, "experiment", None)
         if not hasattr(experiment, "add_text"):
             return
-        for index in range(min(3, len(generations))):
-            verdict = verdicts[index]
+        for index, solution in enumerate(solutions[:3]):
+            verdict, problem = solution.verdict, solution.prompt_index
             text = (
-                f"**question** {batch['questions'][index]}\n\n**generation**\n\n"
-                f"```\n{generations[index]}\n```\n\n**execution** ({verdict.outcome})\n\n"
-                f"```\n{verdict.output}\n```\n\n**gold** {batch['answers'][index]} · "
-                f"**program** {verdict.program_answer} · **reasoning** {verdict.text_answer}"
+                f"**question** {batch['questions'][problem]}\n\n**generation**\n\n"
+                f"```\n{solution.generation}\n```\n\n**execution** ({verdict.outcome})\n\n"
+                f"```\n{verdict.output}\n```\n\n**gold** {batch['answers'][problem]} · "
+                f"**program** {verdict.program_answer} · **reasoning** {verdict.text_answer} · "
+                f"**final** {verdict.final_answer} ({verdict.stage})"
             )
             experiment.add_text(f"{stage}/example_{index}", text, self.global_step)
 

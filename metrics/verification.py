@@ -1,25 +1,91 @@
-"""Grading rollouts: the printed answer of their last code run is checked against the gold."""
+"""Grading rollouts: the printed answer of their last code run is checked against the gold.
+
+One :class:`Verdict` per rollout carries everything the evaluation metrics count (the three
+accuracies, code-translation errors, execution errors and timeouts, matcher timeouts, tokens) and
+the reasons behind it, so a per-sample record can explain every number in the table.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
-from datamodules.formats import SolutionFormat
-from generation.engine import Rollout
 from metrics.answers import AnswerMatcher, extract_program_answer, extract_text_answer
+
+if TYPE_CHECKING:  # types only: grading needs neither torch nor transformers
+    from datamodules.formats import SolutionFormat
+    from datamodules.sample import Block
+    from generation.engine import Rollout
+
+# Which attempt gave the final answer: the solution asked for with the format's own prompt, the
+# HTL cascade's program-only or words-only re-prompt, or none of them.
+Stage = Literal["solution", "program", "words", "none"]
+# Sandbox outcomes that mean the program itself failed (``unavailable`` is the sandbox's fault).
+EXECUTION_ERRORS = frozenset({"error", "memory", "killed"})
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """What one generation earned; ``correct`` is execution-verified accuracy."""
+    """What one generation earned.
 
-    program_answer: str | None
+    ``correct`` is execution-verified accuracy: the final answer, i.e. what the program printed
+    (or, for formats that conclude in words after running code, that conclusion), or the answer
+    of the fallback stage named by ``stage``. ``text_correct`` and ``program_correct`` grade the
+    reasoning and the program of the first solution separately, whatever the cascade did.
+    """
+
     text_answer: str | None
+    program_answer: str | None
     correct: bool
     text_correct: bool
-    outcome: str  # the sandbox's outcome, or "no_program"
+    outcome: str  # the first solution's last sandbox outcome, or "no_program"
     output: str
+    program_correct: bool = False
+    final_answer: str | None = None
+    stage: Stage = "none"
+    matcher_timed_out: bool = False
+    generated_tokens: int = 0
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def execution_error(self) -> bool:
+        return self.outcome in EXECUTION_ERRORS
+
+    @property
+    def timed_out(self) -> bool:
+        return self.outcome == "timeout"
+
+    @property
+    def translation_error(self) -> bool:
+        """HTL's code-translation error: the reasoning was right, its program was not."""
+        return self.text_correct and not self.program_correct
+
+    def with_fallback(self, stage: Literal["program", "words"], fallback: Verdict) -> Verdict:
+        """This verdict with the final answer taken from a cascade stage's verdict: the program's
+        printed value, or the words' stated answer."""
+        if stage == "words":
+            answer, matched = fallback.text_answer, fallback.text_correct
+        else:
+            answer, matched = fallback.program_answer, fallback.program_correct
+        return replace(
+            self,
+            final_answer=answer,
+            correct=answer is not None and matched,
+            stage=stage if answer is not None else self.stage,
+            matcher_timed_out=self.matcher_timed_out or fallback.matcher_timed_out,
+            generated_tokens=self.generated_tokens + fallback.generated_tokens,
+            reasons=self.reasons
+            + tuple(f"{stage} fallback: {reason}" for reason in fallback.reasons),
+        )
+
+    def record(self) -> dict[str, Any]:
+        """JSON-ready fields, the derived flags included."""
+        return asdict(self) | {
+            "execution_error": self.execution_error,
+            "timed_out": self.timed_out,
+            "translation_error": self.translation_error,
+        }
 
 
 class SolutionVerifier:
@@ -30,23 +96,47 @@ class SolutionVerifier:
         self.format, self.matcher = format, matcher
 
     def verify(self, rollouts: Sequence[Rollout], golds: Sequence[str]) -> list[Verdict]:
-        verdicts = []
-        for rollout, gold in zip(rollouts, golds):
-            blocks = self.format.parse(rollout.text)
-            reasoning = "\n".join(block.content for block in blocks if block.kind == "text")
-            text_answer = extract_text_answer(reasoning) if reasoning else None
-            result = rollout.executions[-1] if rollout.executions else None
-            program_answer = extract_program_answer(result.output) if result and result.ok else None
-            verdicts.append(
-                Verdict(
-                    program_answer=program_answer,
-                    text_answer=text_answer,
-                    correct=program_answer is not None
-                    and self.matcher(program_answer, gold).correct,
-                    text_correct=text_answer is not None
-                    and self.matcher(text_answer, gold).correct,
-                    outcome=result.outcome.value if result else "no_program",
-                    output=result.output if result else "",
-                )
-            )
-        return verdicts
+        """One verdict per rollout; ``golds`` are per prompt (``rollout.prompt_index``)."""
+        return [self._verify(rollout, golds[rollout.prompt_index]) for rollout in rollouts]
+
+    def _verify(self, rollout: Rollout, gold: str) -> Verdict:
+        blocks = self.format.parse(rollout.text)
+        reasoning = "\n".join(block.content for block in blocks if block.kind == "text")
+        text_answer = extract_text_answer(reasoning) if reasoning else None
+        result = rollout.executions[-1] if rollout.executions else None
+        outcome = result.outcome.value if result else "no_program"
+        program_answer = extract_program_answer(result.output) if result and result.ok else None
+        text_match, program_match = (
+            self.matcher(text_answer, gold),
+            self.matcher(program_answer, gold),
+        )
+        conclusion = _conclusion(blocks)
+        final_match = self.matcher(conclusion, gold) if conclusion else program_match
+        final_answer = conclusion or program_answer
+        program_reason = program_match.reason
+        if result is None or not result.ok:
+            program_reason = outcome + (f" ({result.error})" if result and result.error else "")
+        return Verdict(
+            text_answer=text_answer,
+            program_answer=program_answer,
+            correct=final_match.correct,
+            text_correct=text_match.correct,
+            outcome=outcome,
+            output=result.output if result else "",
+            program_correct=program_match.correct,
+            final_answer=final_answer,
+            stage="solution" if final_answer is not None else "none",
+            matcher_timed_out=any(m.timed_out for m in (text_match, program_match, final_match)),
+            generated_tokens=rollout.num_generated_tokens,
+            reasons=(f"reasoning: {text_match.reason}", f"program: {program_reason}"),
+        )
+
+
+def _conclusion(blocks: Sequence[Block]) -> str | None:
+    """The answer a solution states in words after its last code block (LCE, markdown fences),
+    or None when the code comes last (HTL), so the program's printed value decides."""
+    code_positions = [index for index, block in enumerate(blocks) if block.kind == "code"]
+    if not code_positions:
+        return None
+    tail = [block.content for block in blocks[code_positions[-1] + 1 :] if block.kind == "text"]
+    return extract_text_answer("\n".join(tail)) if tail else None

@@ -92,3 +92,25 @@ class ListSource(SampleSource):
 
     def __iter__(self):
         return iter(self.samples)
+
+
+def padding_share(loader) -> float:
+    """Padding tokens over all token slots, across an epoch of training batches."""
+    slots = real = 0
+    for batch in loader:
+        slots += batch["attention_mask"].numel()
+        real += int(batch["attention_mask"].sum())
+    return 1 - real / slots
+
+
+def test_packing_and_length_grouping_cut_padding() -> None:
+    plain, packed, grouped = make(), make(packing=True), make(group_by_length=True)
+    for data in (plain, packed, grouped):
+        data.setup("fit")
+    packed_batch = next(iter(packed.train_dataloader()))
+    assert packed_batch["segment_ids"].max() > 1  # several samples share a row
+    assert sum(len(row) for row in packed.train_rows) == len(packed.train_sequences)
+    shares = [padding_share(d.train_dataloader()) for d in (plain, grouped, packed)]
+    assert shares[0] > 3 * shares[1] and shares[0] > 3 * shares[2], shares
+    with pytest.raises(ValueError, match="one of packing and group_by_length"):
+        make(packing=True, group_by_length=True)

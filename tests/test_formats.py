@@ -114,3 +114,29 @@ def test_lce_reads_and_renders_every_real_trajectory(name: str) -> None:
         assert fmt.parse(generated) == sample.blocks
     with_code = sum(bool(sample.blocks_of("code")) for sample in samples)
     assert with_code > 0.9 * len(samples)
+
+
+@pytest.mark.parametrize(
+    ("response", "code"),
+    [
+        ("<|text|>Add.<|endofblock|><|code|>x = 1 + 1\nx<|endofblock|>", "x = 1 + 1\nx"),
+        ("<|code|>x = 1<|endofblock|><|execution|><|endofblock|><|text|>So.<|endofblock|>", None),
+        ("<|execution|>2<|endofblock|>", None),  # an output block the model wrote itself
+        ("<|code|>x = 1", None),  # not closed yet
+    ],
+)
+def test_lce_runs_the_code_block_just_closed(response: str, code: str | None) -> None:
+    assert LCEFormat().code_to_run(response) == code
+
+
+def test_lce_engine_contract_and_htl_defaults() -> None:
+    lce = LCEFormat()
+    assert lce.end_strings == ("<|endofmessage|>",)
+    assert set(lce.end_strings) <= set(lce.stop_strings) <= set(lce.special_tokens)
+    before, after = lce.execution_delimiters
+    assert f"{before}2{after}" == "<|execution|>2<|endofblock|>"
+    assert lce.forced_continuation("Wait,") == "<|text|>Wait,"
+    htl = HTLFormat()  # one round: no block-by-block execution
+    assert htl.execution_delimiters is None and htl.end_strings == ()
+    assert htl.code_to_run("<Code>\nprint(1)") is None
+    assert htl.forced_continuation("Wait,") == "Wait,"

@@ -3,5 +3,6 @@
 from datamodules.formats.base import SolutionFormat, Span
 from datamodules.formats.htl import HTLFormat
 from datamodules.formats.lce import LCEFormat
+from datamodules.formats.markdown import MarkdownFormat
 
-__all__ = ["HTLFormat", "LCEFormat", "SolutionFormat", "Span"]
+__all__ = ["HTLFormat", "LCEFormat", "MarkdownFormat", "SolutionFormat", "Span"]

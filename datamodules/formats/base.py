@@ -53,3 +53,28 @@ class SolutionFormat(ABC):
     @abstractmethod
     def stop_strings(self) -> tuple[str, ...]:
         """Markers after which a generation round ends (besides EOS)."""
+
+    # What the generation engine asks of a format. The defaults describe a one-round format
+    # (HTL): generation ends at EOS and the program runs once afterwards.
+
+    @property
+    def end_strings(self) -> tuple[str, ...]:
+        """The ``stop_strings`` that end the whole answer, like EOS; each must be one special
+        token, so the engine can recognise and replace it (budget forcing) exactly."""
+        return ()
+
+    @property
+    def execution_delimiters(self) -> tuple[str, str] | None:
+        """The text before and after a code block's output when the engine feeds it back, or
+        None when code does not run during generation."""
+        return None
+
+    def code_to_run(self, response: str) -> str | None:
+        """The code of the block that ``response`` (everything generated so far, execution
+        blocks included) has just closed, if it should run now."""
+        return None
+
+    def forced_continuation(self, phrase: str) -> str:
+        """What replaces the model's end of answer under budget forcing, so the phrase lands
+        where this format allows free text."""
+        return phrase

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Literal
 
 from datamodules.formats.base import SolutionFormat, Span
 from datamodules.sample import Block, Sample
@@ -11,6 +12,9 @@ DEFAULT_INSTRUCTION = (
     "Answer the question in plain language first, then write a Python program based on that "
     "solution that prints the answer."
 )
+# The evaluation cascade's fallback prompts (HTL fell back to PoT, then to CoT prompting).
+PROGRAM_INSTRUCTION = "Write a Python program that solves the question and prints the answer."
+WORDS_INSTRUCTION = "Answer the question in plain language and end with 'The answer is'."
 
 
 class HTLFormat(SolutionFormat):
@@ -22,6 +26,8 @@ class HTLFormat(SolutionFormat):
             moves into the prompt so the target is the program alone (HTL used 0.3).
         text_marker: opens the reasoning.
         code_marker: opens the program.
+        program_instruction: the request of the fallback cascade's program-only prompt.
+        words_instruction: the request of the fallback cascade's words-only prompt.
     """
 
     def __init__(
@@ -30,6 +36,8 @@ class HTLFormat(SolutionFormat):
         insert_ratio: float = 0.3,
         text_marker: str = "<text>",
         code_marker: str = "<Code>",
+        program_instruction: str = PROGRAM_INSTRUCTION,
+        words_instruction: str = WORDS_INSTRUCTION,
     ) -> None:
         if not 0.0 <= insert_ratio <= 1.0:
             raise ValueError(f"insert_ratio must be in [0, 1], got {insert_ratio}")
@@ -37,6 +45,16 @@ class HTLFormat(SolutionFormat):
         self.insert_ratio = insert_ratio
         self.text_marker = text_marker
         self.code_marker = code_marker
+        self.program_instruction = program_instruction
+        self.words_instruction = words_instruction
+
+    def program_only(self) -> HTLPartFormat:
+        """The program-only (PoT) variant, for solutions that gave no answer."""
+        return HTLPartFormat(self, "code")
+
+    def words_only(self) -> HTLPartFormat:
+        """The words-only (CoT) variant, the cascade's last resort."""
+        return HTLPartFormat(self, "text")
 
     @property
     def special_tokens(self) -> tuple[str, ...]:
@@ -88,3 +106,54 @@ class HTLFormat(SolutionFormat):
         if marker and program.strip():
             blocks.append(Block("code", program.strip("\n")))
         return tuple(blocks)
+
+
+class HTLPartFormat(SolutionFormat):
+    """One half of an HTL solution on its own: a program (PoT) or reasoning in words (CoT).
+
+    The prompt ends with the half's marker (``<Code>`` or ``<text>``), the markers a model trained
+    on HTL already knows, so the generation is that half alone; ``parse`` reads it back as one
+    block. Made by :meth:`HTLFormat.program_only` and :meth:`HTLFormat.words_only`.
+    """
+
+    def __init__(self, htl: HTLFormat, part: Literal["code", "text"]) -> None:
+        self.htl, self.part = htl, part
+
+    @property
+    def special_tokens(self) -> tuple[str, ...]:
+        return self.htl.special_tokens
+
+    @property
+    def stop_strings(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def _marker(self) -> str:
+        return f"{self.htl.code_marker}\n" if self.part == "code" else self.htl.text_marker
+
+    def prompt(self, sample: Sample) -> list[Span]:
+        code = self.part == "code"
+        instruction = self.htl.program_instruction if code else self.htl.words_instruction
+        return [
+            Span(f"{instruction}\n", focus="key"),
+            Span(f"Question: {sample.question}\n", focus="key"),
+            Span(self._marker),
+        ]
+
+    def render(self, sample: Sample) -> list[list[Span]]:
+        content = "\n".join(block.content for block in sample.blocks_of(self.part))
+        if not content:
+            raise ValueError(
+                f"{self.part}-only HTL needs a {self.part} block; {sample.id!r} lacks one"
+            )
+        body = content if self.part == "code" else content + "\n"
+        return [
+            [*self.prompt(sample), Span(body, trainable=True), Span("", trainable=True, eos=True)]
+        ]
+
+    def parse(self, generated: str) -> tuple[Block, ...]:
+        if self.part == "code":
+            program = generated.removeprefix(self.htl.code_marker).strip("\n")
+            return (Block("code", program),) if program.strip() else ()
+        words = generated.removeprefix(self.htl.text_marker).partition(self.htl.code_marker)[0]
+        return (Block("text", words.strip()),) if words.strip() else ()

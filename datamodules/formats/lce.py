@@ -44,6 +44,23 @@ class LCEFormat(SolutionFormat):
     def stop_strings(self) -> tuple[str, ...]:
         return (END_BLOCK, END_MESSAGE)
 
+    @property
+    def end_strings(self) -> tuple[str, ...]:
+        return (END_MESSAGE,)
+
+    @property
+    def execution_delimiters(self) -> tuple[str, str]:
+        return ("<|execution|>", END_BLOCK)
+
+    def code_to_run(self, response: str) -> str | None:
+        if not response.endswith(END_BLOCK):
+            return None
+        blocks = self.parse(response)
+        return blocks[-1].content if blocks and blocks[-1].kind == "code" else None
+
+    def forced_continuation(self, phrase: str) -> str:
+        return f"<|text|>{phrase}"
+
     def prompt(self, sample: Sample) -> list[Span]:
         user_focus = "key" if self.focus_code_blocks else None
         return [

@@ -1,0 +1,454 @@
+"""PPO on code-executing rollouts, with HTL's error-assessment reward (arXiv 2402.15729).
+
+Each training batch is a batch of prompts. The module samples rollouts through the generation
+engine (programs really run in the sandbox; multi-round formats get their execution output
+inserted), scores them, freezes what the rollout policy assigned to its own tokens, then runs
+``epochs`` × minibatches of clipped PPO updates (manual optimization) on those rollouts.
+
+Design choices, and what they cost:
+
+* Value function (``advantage: gae``): a linear head on the policy's last hidden state, as
+  TRL's value-head models that HTL used. It costs ``hidden_size + 1`` parameters and no extra
+  forward pass; the price is that the value loss also moves the shared trunk (weighed by
+  ``value_loss_coef``). A separate critic would double the model memory. ``grpo`` and ``rloo``
+  need no critic at all.
+* Reference policy: with LoRA, the same network with the adapters disabled (no extra memory);
+  fully fine-tuned, a frozen copy of the starting weights (one more model in memory and in
+  checkpoints, so that a resumed run keeps the right reference).
+* Dropout is switched off in every module: PPO's ratio must compare the same function twice.
+* KL: per-token ``-β·KL(policy || reference)`` is part of the reward (k1 or k3 estimator).
+  For ``grpo``/``rloo`` the sequence's return (score minus its summed KL penalty) is what
+  the group baseline normalises.
+* Focus attention (the mixin) is present but off by default: rollouts are sampled dense, so
+  PPO trains dense. With a ``MaskCoverage`` callback in the recipe the update passes hide part
+  of the question from the program tokens (from ``<Code>`` on) while the rollout-time log
+  probabilities stay dense: the ratio then compares the masked policy with the dense one that
+  sampled, and the clip bounds how far focus training moves it from what generation does.
+* ``trainer.max_steps`` counts optimizer steps (epochs × minibatches per rollout batch, fewer
+  when the target-KL early stop fires); the LR schedule steps with them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, replace
+from typing import Any
+
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+from torch import Tensor
+from transformers import PreTrainedTokenizerBase
+
+from datamodules.formats import SolutionFormat
+from datamodules.sample import Sample
+from generation.engine import GenerationEngine, GenerationOptions, Rollout
+from lightning_modules.models import LoraOptions, add_lora
+from lightning_modules.sft import LRSchedule, SFTModule
+from metrics.answers import AnswerMatcher
+from rl.advantages import gae, group_normalized_advantages, leave_one_out_advantages
+from rl.experience import Experience, RolloutBatch, assemble_rollouts, token_rewards
+from rl.kl import KLController, kl_penalty
+from rl.losses import clipped_policy_loss, clipped_value_loss, entropy_from_logits
+from rl.masked import masked_mean, masked_whiten
+from rl.options import PPOOptions
+from rl.rewards import (
+    ErrorAssessmentReward,
+    ErrorAssessmentTable,
+    RewardCase,
+    ScoredRollouts,
+    load_reward_function,
+    score_rollouts,
+)
+from sandbox import SandboxConfig
+
+# HTL sampled with top_k=0, top_p=1: the plain distribution (at temperature 1).
+HTL_ROLLOUTS = GenerationOptions(max_new_tokens=512, do_sample=True, top_k=0, top_p=1.0)
+
+
+class PPOModule(SFTModule):
+    """PPO (or critic-free GRPO / RLOO) from an SFT checkpoint or any Hugging Face model.
+
+    Args (besides :class:`SFTModule`'s, whose ``generation`` stays the evaluation decoding):
+        init_checkpoint: a Lightning checkpoint of an ``SFTModule`` with the same model
+            (``model_config`` or ``pretrained``) whose weights the policy starts from; a LoRA
+            SFT checkpoint must be exported first (``export.py``) and named by ``pretrained``.
+        rollout: decoding of the training rollouts (sampled; ``num_samples`` per prompt).
+        ppo: the update settings (advantage estimator, epochs, clipping, KL ...).
+        reward_table: HTL's reward of each error-assessment case.
+        reward_function: import path of a custom reward ``(sample, rollout, executions) ->
+            float`` used instead of the table (``rl/rewards.py``).
+    """
+
+    sharded_models = ("model", "reference")  # FSDP2 shards the frozen copy like the policy
+    sharded_heads = ("value_head",)  # else its gradients are never reduced across ranks
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        format: SolutionFormat,
+        pretrained: str | None = None,
+        model_config: dict[str, Any] | None = None,
+        attn_implementation: str = "sdpa",
+        lora: LoraOptions | None = None,
+        gradient_checkpointing: bool = False,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        lr_schedule: LRSchedule = "constant_with_warmup",
+        warmup_ratio: float = 0.0,
+        focus_sinks: int = 4,
+        generation: GenerationOptions | None = None,
+        sandbox: SandboxConfig | None = None,
+        matcher: AnswerMatcher | None = None,
+        init_checkpoint: str | None = None,
+        rollout: GenerationOptions | None = None,
+        ppo: PPOOptions | None = None,
+        reward_table: ErrorAssessmentTable | None = None,
+        reward_function: str | None = None,
+    ) -> None:
+        super().__init__(
+            tokenizer,
+            format,
+            pretrained=pretrained,
+            model_config=model_config,
+            attn_implementation=attn_implementation,
+            lora=None,  # added below, once the starting weights are in
+            gradient_checkpointing=gradient_checkpointing,
+            optimizer=optimizer,
+            lr_schedule=lr_schedule,
+            warmup_ratio=warmup_ratio,
+            focus_sinks=focus_sinks,
+            generation=generation,
+            sandbox=sandbox,
+            matcher=matcher,
+        )
+        self.automatic_optimization = False
+        self.options = ppo or PPOOptions()
+        self.rollout_options = rollout or HTL_ROLLOUTS
+        if self.options.advantage != "gae" and self.rollout_options.num_samples < 2:
+            raise ValueError(
+                f"advantage {self.options.advantage!r} compares samples of the same prompt: "
+                "set rollout.num_samples >= 2"
+            )
+        if init_checkpoint is not None:
+            load_policy_weights(self.model, init_checkpoint)
+        self.reference = None  # LoRA: the adapters disabled
+        if lora is None:
+            self.reference = copy.deepcopy(self.model).requires_grad_(False)
+        else:
+            self.model = add_lora(self.model, lora, new_token_ids=[])
+        self.value_head = None
+        if self.options.advantage == "gae":
+            self.value_head = torch.nn.Linear(self.model.config.hidden_size, 1)
+            torch.nn.init.zeros_(self.value_head.weight)
+            torch.nn.init.zeros_(self.value_head.bias)
+        disable_dropout(self)
+        self.kl_controller = KLController(
+            self.options.kl_coef,
+            self.options.adaptive_kl,
+            self.options.kl_target,
+            self.options.kl_horizon,
+        )
+        self.reward = (
+            load_reward_function(reward_function)
+            if reward_function
+            else ErrorAssessmentReward(format, self.matcher, reward_table)
+        )
+        marker = getattr(format, "code_marker", None)  # HTL's program start, for focus queries
+        self.focus_start_token_id = (
+            tokenizer.convert_tokens_to_ids(marker) if marker is not None else None
+        )
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        rollouts = self._sample(batch)
+        samples = [
+            Sample(id=sample_id, dataset=dataset, question=question, answer=answer)
+            for sample_id, dataset, question, answer in zip(
+                batch["ids"], batch["datasets"], batch["questions"], batch["answers"]
+            )
+        ]
+        scored = score_rollouts(self.reward, samples, rollouts)
+        experience, kl_per_sequence = self._experience(batch, rollouts, scored)
+        update_stats = self._update(experience)
+        self.kl_controller.update(kl_per_sequence, len(rollouts))
+        self._log_batch(rollouts, scored, kl_per_sequence, update_stats)
+        if batch_idx % self.trainer.log_every_n_steps == 0:
+            self._log_rollouts(samples, rollouts, scored)
+
+    def _sample(self, batch: dict[str, Any]) -> list[Rollout]:
+        """Rollouts from the current policy, with a fresh sampling seed per batch and rank."""
+        seed = self.rollout_options.seed + self.global_step * self.trainer.world_size
+        engine = GenerationEngine(replace(self.rollout_options, seed=seed + self.global_rank))
+        with evaluation_mode(self.model):  # generation caches keys even with checkpointing on
+            return engine.rollout(
+                self.model,
+                self.tokenizer,
+                self.format,
+                self.sandbox,
+                batch["prompt_input_ids"],
+                batch["prompt_attention_mask"],
+            )
+
+    @torch.no_grad()
+    def _experience(
+        self, batch: dict[str, Any], rollouts: list[Rollout], scored: ScoredRollouts
+    ) -> tuple[Experience, float]:
+        """Freezes the rollout policy's log-probabilities and values, and the advantages."""
+        rollout_batch = assemble_rollouts(
+            batch["prompt_input_ids"],
+            batch["prompt_attention_mask"],
+            rollouts,
+            self.tokenizer.pad_token_id,
+            batch.get("prompt_focus_keys"),
+            self.focus_start_token_id,
+        )
+        parts = [self._score(part) for part in self._micro_batches(rollout_batch)]
+        logprobs, ref_logprobs = (torch.cat([p[i] for p in parts]) for i in (0, 1))
+        values = torch.cat([p[2] for p in parts]) if self.value_head is not None else None
+        mask = rollout_batch.action_mask
+        kl = kl_penalty(logprobs, ref_logprobs, self.options.kl_estimator)
+        scores = torch.tensor(scored.scores, device=logprobs.device)
+        rewards = token_rewards(scores, kl, mask, self.kl_controller.value)
+        returns = None
+        if values is None:
+            group_advantages = (
+                group_normalized_advantages
+                if self.options.advantage == "grpo"
+                else leave_one_out_advantages
+            )
+            advantages = group_advantages(rewards.sum(1), self.rollout_options.num_samples)
+            advantages = torch.where(mask, advantages[:, None], 0.0)
+        else:
+            advantages, returns = gae(rewards, values, mask, self.options.gamma, self.options.lam)
+        if self.options.whiten_advantages:
+            advantages = masked_whiten(advantages, mask)
+        kl_per_sequence = torch.where(mask, kl, 0.0).sum(1).mean().item()
+        return Experience(rollout_batch, logprobs, values, advantages, returns), kl_per_sequence
+
+    def _score(self, batch: RolloutBatch) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Dense log-probabilities of the policy and the reference, and the values."""
+        logprobs, values, _ = self._response_outputs(batch, focus=False, values=True)
+        if self.reference is not None:
+            ref_logprobs = self._response_outputs(batch, focus=False, model=self.reference)[0]
+        else:
+            with self.model.disable_adapter():
+                ref_logprobs = self._response_outputs(batch, focus=False)[0]
+        return logprobs, ref_logprobs, values
+
+    def _response_outputs(
+        self,
+        batch: RolloutBatch,
+        focus: bool,
+        model: torch.nn.Module | None = None,
+        values: bool = False,
+        entropy: bool = False,
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """Per response token: log-probability of the token taken, and on request the value of
+        the state before it (GAE only) and the entropy it was drawn from (each (B, R))."""
+        model = model if model is not None else self.model
+        wants_values = values and self.value_head is not None
+        tags = {
+            "attention_mask": batch.attention_mask,
+            "focus_queries": batch.focus_queries,
+            "focus_keys": batch.focus_keys,
+        }
+        output = model(
+            input_ids=batch.input_ids,
+            attention_mask=self.focus_attention_mask(tags) if focus else batch.attention_mask,
+            position_ids=batch.position_ids,
+            output_hidden_states=wants_values,
+            logits_to_keep=batch.action_mask.shape[1] + 1,  # the last prompt token on
+            use_cache=False,
+        )
+        logits = output.logits[:, :-1].float()
+        if self.rollout_options.do_sample:
+            logits = logits / self.rollout_options.temperature  # the distribution sampled from
+        taken = batch.input_ids[:, batch.prompt_length :]
+        logprobs = logits.gather(-1, taken.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
+        state_values = None
+        if wants_values:
+            states = output.hidden_states[-1][:, batch.prompt_length - 1 : -1]
+            state_values = self.value_head(states.to(self.value_head.weight.dtype)).squeeze(-1)
+        entropies = None
+        if entropy:
+            with nullcontext() if self.options.entropy_coef else torch.no_grad():
+                entropies = entropy_from_logits(logits)
+        return logprobs, state_values, entropies
+
+    def _micro_batches(self, batch: RolloutBatch) -> Iterator[RolloutBatch]:
+        size = self.options.micro_batch_size or self.options.minibatch_size or len(batch)
+        for rows in torch.arange(len(batch), device=batch.input_ids.device).split(size):
+            yield batch.select(rows)
+
+    def _update(self, experience: Experience) -> dict[str, float]:
+        """``epochs`` passes of shuffled minibatches; stops early past the target KL."""
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        options = self.options
+        minibatch = options.minibatch_size or len(experience)
+        history: list[dict[str, float]] = []
+        for _ in range(options.epochs):
+            order = torch.randperm(len(experience), device=experience.advantages.device)
+            for rows in order.split(minibatch):
+                stats = self._minibatch_step(experience.select(rows))
+                if options.max_grad_norm is not None:
+                    self.clip_gradients(
+                        optimizer,
+                        gradient_clip_val=options.max_grad_norm,
+                        gradient_clip_algorithm="norm",
+                    )
+                optimizer.step()
+                optimizer.zero_grad()
+                scheduler.step()
+                history.append(stats)
+                if self._past_target_kl(stats["approx_kl"]):
+                    return summarize(history, early_stopped=True)
+        return summarize(history, early_stopped=False)
+
+    def _past_target_kl(self, approx_kl: float) -> bool:
+        """Whether the policy moved more than 1.5 × ``target_kl`` from the rollout policy,
+        judged on the mean over ranks so that all ranks stop together (DDP, FSDP)."""
+        if self.options.target_kl is None:
+            return False
+        mean = self.trainer.strategy.reduce(
+            torch.tensor(approx_kl, device=self.device), reduce_op="mean"
+        )
+        return float(mean) > 1.5 * self.options.target_kl
+
+    def _minibatch_step(self, minibatch: Experience) -> dict[str, float]:
+        """Backward of the minibatch's loss, in micro-batches weighted by their token counts
+        (so the result is the same as one pass over the whole minibatch)."""
+        options = self.options
+        size = options.micro_batch_size or len(minibatch)
+        total_tokens = minibatch.batch.action_mask.sum().clamp(min=1)
+        sums: dict[str, float] = {}
+        for rows in torch.arange(len(minibatch), device=total_tokens.device).split(size):
+            part = minibatch.select(rows)
+            mask = part.batch.action_mask
+            logprobs, values, entropy = self._response_outputs(
+                part.batch, focus=True, values=True, entropy=True
+            )
+            policy = clipped_policy_loss(
+                logprobs, part.old_logprobs, part.advantages, mask, options.clip_range
+            )
+            entropy_mean = masked_mean(entropy, mask)
+            loss = policy.loss - options.entropy_coef * entropy_mean
+            stats = {
+                "policy_loss": policy.loss,
+                "clip_fraction": policy.clip_fraction,
+                "approx_kl": policy.approx_kl,
+                "entropy": entropy_mean,
+            }
+            if values is not None:
+                value = clipped_value_loss(
+                    values, part.old_values, part.returns, mask, options.clip_range_value
+                )
+                loss = loss + options.value_loss_coef * value.loss
+                stats |= {"value_loss": value.loss, "value_clip_fraction": value.clip_fraction}
+            weight = mask.sum() / total_tokens
+            self.manual_backward(loss * weight)
+            for name, number in stats.items():
+                sums[name] = sums.get(name, 0.0) + float(number.detach() * weight)
+        return sums
+
+    def _log_batch(
+        self,
+        rollouts: list[Rollout],
+        scored: ScoredRollouts,
+        kl_per_sequence: float,
+        update_stats: dict[str, float],
+    ) -> None:
+        size = len(rollouts)
+        scores = torch.tensor(scored.scores)
+        ran = [rollout for rollout in rollouts if rollout.executions]
+        failed = [r for r in ran if any(not result.ok for result in r.executions)]
+        metrics = {
+            "reward/mean": scores.mean().item(),
+            "reward/std": scores.std().item() if size > 1 else 0.0,
+            "ppo/kl": kl_per_sequence,
+            "ppo/kl_coef": self.kl_controller.value,
+            "rollout/response_length": float(
+                sum(rollout.num_generated_tokens for rollout in rollouts) / size
+            ),
+            "rollout/execution_error_rate": len(failed) / len(ran) if ran else 0.0,
+            "rollout/no_program_rate": 1.0 - len(ran) / size,
+            **{f"ppo/{name}": value for name, value in update_stats.items()},
+        }
+        if isinstance(self.reward, ErrorAssessmentReward):
+            metrics |= {f"reward/{case.value}": float(scored.cases[case]) for case in RewardCase}
+        for name, value in metrics.items():
+            self.log(name, value, on_step=True, batch_size=size, prog_bar=name == "reward/mean")
+
+    def _log_rollouts(
+        self, samples: list[Sample], rollouts: list[Rollout], scored: ScoredRollouts
+    ) -> None:
+        """A few rollouts with their executions and scores, as text in TensorBoard."""
+        experiment = getattr(self.logger, "experiment", None)
+        if not hasattr(experiment, "add_text"):
+            return
+        for index, rollout in enumerate(rollouts[:3]):
+            sample = samples[rollout.prompt_index]
+            runs = "\n\n".join(
+                f"**execution {number}** ({result.outcome.value})\n\n```\n{result.output}\n```"
+                for number, result in enumerate(rollout.executions, 1)
+            )
+            text = (
+                f"**question** {sample.question}\n\n**rollout** ({rollout.finish_reason})\n\n"
+                f"```\n{rollout.text}\n```\n\n{runs or '**no program ran**'}\n\n"
+                f"**gold** {sample.answer} · **reward** {scored.scores[index]}"
+            )
+            experiment.add_text(f"rollout/example_{index}", text, self.global_step)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["kl_controller"] = asdict(self.kl_controller)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "kl_controller" in checkpoint:
+            self.kl_controller = KLController(**checkpoint["kl_controller"])
+
+
+def load_policy_weights(model: torch.nn.Module, path: str) -> None:
+    """Loads the ``model.*`` weights of an SFTModule Lightning checkpoint into ``model``."""
+    # A Lightning checkpoint holds the run's hyper-parameters (dataclasses), not only tensors.
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    weights = {
+        key.removeprefix("model."): value
+        for key, value in state.get("state_dict", {}).items()
+        if key.startswith("model.")
+    }
+    if not weights:
+        raise ValueError(f"{path}: no `model.*` weights; is it an SFTModule checkpoint?")
+    if any("lora_" in key for key in weights):
+        raise ValueError(
+            f"{path} holds LoRA adapters: export it to a Hugging Face folder first "
+            "(python export.py <ckpt> <folder>) and start from `pretrained: <folder>`"
+        )
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as error:
+        raise ValueError(
+            f"{path} does not fit this model (same model_config and tokenizer as the SFT run?): "
+            f"{error}"
+        ) from error
+
+
+def disable_dropout(module: torch.nn.Module) -> None:
+    for submodule in module.modules():
+        if isinstance(submodule, torch.nn.Dropout):
+            submodule.p = 0.0
+
+
+@contextmanager
+def evaluation_mode(module: torch.nn.Module) -> Iterator[None]:
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+def summarize(history: list[dict[str, float]], early_stopped: bool) -> dict[str, float]:
+    """Means over the batch's optimizer steps, their count, and whether the KL stop fired."""
+    names = history[0].keys()
+    summary = {name: sum(step[name] for step in history) / len(history) for name in names}
+    return summary | {"updates": float(len(history)), "early_stopped": float(early_stopped)}

@@ -1,0 +1,71 @@
+"""Ranks with unequal work make the same forward passes (what a sharded model needs): two gloo
+processes, one with two three-round solutions, the other with one short two-round solution."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from datamodules.encoding import collate_prompts
+from datamodules.formats import LCEFormat
+from datamodules.tokenizer import add_format_tokens
+from generation.engine import GenerationEngine, GenerationOptions
+from generation.scripted import ScriptedLogits
+from sandbox import SandboxConfig, SandboxPool
+from tests.conftest import small_corpus_tokenizer
+from tests.test_generation_rounds import tiny_llama
+
+SCRIPTS = [
+    "<|code|>x = 1<|endofblock|><|code|>print(x)<|endofblock|><|endofmessage|>",
+    "<|text|>Done.<|endofblock|><|endofmessage|>",
+]
+
+
+def rollout_on_rank(rank: int, port: int, results: Path) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    tokenizer = small_corpus_tokenizer()
+    add_format_tokens(tokenizer, LCEFormat().special_tokens)
+    model = tiny_llama(len(tokenizer))
+    forwards = []
+    model.register_forward_pre_hook(lambda *_: forwards.append(1))
+
+    def encode(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    prompts = [encode(f"<|user|>Q{rank}{i}<|assistant|>") for i in range(2 - rank)]
+    script = encode(SCRIPTS[rank])
+    scripted = ScriptedLogits(
+        {tuple(p): script for p in prompts}, tokenizer.pad_token_id, tokenizer.eos_token_id
+    )
+    batch = collate_prompts(prompts, tokenizer.pad_token_id)
+    with SandboxPool(SandboxConfig(workers=1)) as pool:
+        rollouts = GenerationEngine(GenerationOptions(64), [scripted]).rollout(
+            model, tokenizer, LCEFormat(), pool, batch["input_ids"], batch["attention_mask"]
+        )
+    dist.destroy_process_group()
+    record = {"forwards": len(forwards), "texts": [r.text for r in rollouts]}
+    (results / f"rank{rank}.json").write_text(json.dumps(record))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_ranks_take_the_same_forward_passes(tmp_path: Path) -> None:
+    assert "THINKCODE_CACHE" in os.environ  # the spawned ranks share the test cache
+    mp.spawn(rollout_on_rank, args=(free_port(), tmp_path), nprocs=2)
+    busy, idle = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert busy["forwards"] == idle["forwards"]
+    assert [text.count("<|execution|>") for text in busy["texts"]] == [2, 2]
+    assert idle["texts"] == [SCRIPTS[1]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,25 +57,38 @@ def build_causal_lm(
     network = AutoModelForCausalLM.from_pretrained(
         pretrained_location(model), attn_implementation=attn_implementation, dtype=dtype
     )
-    new_token_ids = resize_embeddings(network, len(tokenizer))
+    new_token_ids = resize_embeddings(network, tokenizer)
     if network.generation_config.pad_token_id is None:
         network.generation_config.pad_token_id = tokenizer.pad_token_id
     return network, new_token_ids
 
 
-def resize_embeddings(network: PreTrainedModel, vocab_size: int) -> list[int]:
-    """Grows the embeddings to the tokenizer (added format markers); new rows start at the mean
-    of the existing ones so the new tokens begin as an "average" token rather than noise."""
+def resize_embeddings(network: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """Grows the embeddings to the tokenizer (added format markers). Each new row starts at the
+    mean of the rows of the words in its spelling (``<Code>`` from ``Code``), so markers begin
+    apart from each other and near their meaning; a marker without words gets the mean row."""
     old_size = network.get_input_embeddings().weight.shape[0]
-    if vocab_size <= old_size:
+    if len(tokenizer) <= old_size:
         return []
-    network.resize_token_embeddings(vocab_size, mean_resizing=False)
+    new_ids = list(range(old_size, len(tokenizer)))
+    network.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    spellings = [spelling_ids(tokenizer, token_id, old_size) for token_id in new_ids]
     with torch.no_grad():
         for embeddings in {network.get_input_embeddings(), network.get_output_embeddings()}:
-            if embeddings is not None:
-                weight = embeddings.weight
-                weight[old_size:] = weight[:old_size].mean(dim=0, keepdim=True)
-    return list(range(old_size, vocab_size))
+            if embeddings is None:
+                continue
+            weight = embeddings.weight
+            mean = weight[:old_size].mean(dim=0)
+            for token_id, words in zip(new_ids, spellings):
+                weight[token_id] = weight[words].mean(dim=0) if words else mean
+    return new_ids
+
+
+def spelling_ids(tokenizer: PreTrainedTokenizerBase, token_id: int, old_size: int) -> list[int]:
+    """Ids of the existing tokens that spell the words of an added token."""
+    words = " ".join(re.findall(r"[A-Za-z0-9]+", tokenizer.convert_ids_to_tokens(token_id)))
+    ids = tokenizer(words, add_special_tokens=False)["input_ids"] if words else []
+    return [i for i in ids if i < old_size]
 
 
 def add_lora(network: PreTrainedModel, options: LoraOptions, new_token_ids: list[int]) -> PeftModel:

@@ -1,4 +1,4 @@
-"""Model building: markers get real ids and mean-initialised rows; LoRA keeps them trainable."""
+"""Model building: markers get real ids and rows from their spelling; LoRA keeps them trainable."""
 
 from __future__ import annotations
 
@@ -52,11 +52,11 @@ def test_exactly_one_model_source() -> None:
         build_causal_lm(None, {"hidden_size": 8}, None)
 
 
-def test_added_markers_get_mean_initialised_rows(pretrained_folder) -> None:
+def test_added_markers_start_at_the_mean_of_their_spelling(pretrained_folder) -> None:
     tokenizer = load_pretrained_tokenizer(str(pretrained_folder))
     old_size = len(tokenizer)
-    ids = add_format_tokens(tokenizer, ["<text>", "<Code>"])
-    assert ids == [old_size, old_size + 1]  # from the tokenizer, whatever its vocabulary
+    ids = add_format_tokens(tokenizer, ["<text>", "<Code>", "<|>"])
+    assert ids == [old_size, old_size + 1, old_size + 2]  # from the tokenizer, any vocabulary
     original = LlamaForCausalLM.from_pretrained(pretrained_folder)
     model, new_ids = build_causal_lm(str(pretrained_folder), None, tokenizer)
     assert new_ids == ids
@@ -64,9 +64,12 @@ def test_added_markers_get_mean_initialised_rows(pretrained_folder) -> None:
         (original.get_input_embeddings(), model.get_input_embeddings()),
         (original.get_output_embeddings(), model.get_output_embeddings()),
     ):
-        expected = old.weight.mean(dim=0)
-        assert torch.allclose(new.weight[old_size], expected, atol=1e-6)
-        assert torch.allclose(new.weight[old_size + 1], expected, atol=1e-6)
+        for row, word in zip(ids, ("text", "Code")):
+            spelling = tokenizer(word, add_special_tokens=False)["input_ids"]
+            assert spelling and max(spelling) < old_size
+            assert torch.allclose(new.weight[row], old.weight[spelling].mean(dim=0), atol=1e-6)
+        assert not torch.allclose(new.weight[ids[0]], new.weight[ids[1]])  # told apart
+        assert torch.allclose(new.weight[ids[2]], old.weight.mean(dim=0), atol=1e-6)  # no words
         assert torch.equal(new.weight[:old_size], old.weight)
 
 

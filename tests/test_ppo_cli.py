@@ -23,6 +23,8 @@ TINY = {  # a 1-layer model from scratch, 8 problems a batch: the whole loop in 
     "--model.init_args.model_config.num_hidden_layers": "1",
     "--model.init_args.generation.max_new_tokens": "24",
     "--model.init_args.rollout.max_new_tokens": "24",
+    "--model.init_args.ppo.advantage": "gae",  # the value head's losses are logged too
+    "--model.init_args.rollout.num_samples": "1",
     "--model.init_args.ppo.epochs": "1",
     "--model.init_args.ppo.minibatch_size": "4",
     "--data.init_args.train.init_args.count": "200",

@@ -147,7 +147,14 @@ TRAINER = textwrap.dedent(
 def test_no_process_outlives_an_interrupted_or_killed_trainer(tmp_path, stop):
     script = tmp_path / "trainer.py"
     script.write_text(TRAINER.format(root=ROOT))
-    trainer = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    trainer = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        # As from a shell: an earlier test may leave SIGINT ignored in this process, children
+        # inherit that, and Python then installs no KeyboardInterrupt handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         assert trainer.stdout.readline() == "ready\n"
         server = _server(trainer.pid)

@@ -97,9 +97,9 @@ class SolutionVerifier:
 
     def verify(self, rollouts: Sequence[Rollout], golds: Sequence[str]) -> list[Verdict]:
         """One verdict per rollout; ``golds`` are per prompt (``rollout.prompt_index``)."""
-        return [self._verify(rollout, golds[rollout.prompt_index]) for rollout in rollouts]
+        return [self.verify_one(rollout, golds[rollout.prompt_index]) for rollout in rollouts]
 
-    def _verify(self, rollout: Rollout, gold: str) -> Verdict:
+    def verify_one(self, rollout: Rollout, gold: str) -> Verdict:
         blocks = self.format.parse(rollout.text)
         reasoning = "\n".join(block.content for block in blocks if block.kind == "text")
         text_answer = extract_text_answer(reasoning) if reasoning else None

@@ -11,13 +11,14 @@ from __future__ import annotations
 import importlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from datamodules.formats import SolutionFormat
 from datamodules.sample import Sample
 from generation.engine import Rollout
-from metrics.answers import AnswerMatcher, extract_program_answer, extract_text_answer
+from metrics.answers import AnswerMatcher
+from metrics.verification import SolutionVerifier
 from sandbox import ExecutionResult
 
 RewardFunction = Callable[[Sample, Rollout, Sequence[ExecutionResult]], float]
@@ -83,7 +84,7 @@ class ErrorAssessmentReward:
         matcher: AnswerMatcher,
         table: ErrorAssessmentTable | None = None,
     ) -> None:
-        self.format, self.matcher = format, matcher
+        self.verifier = SolutionVerifier(format, matcher)  # the same grading as evaluation
         self.table = table or ErrorAssessmentTable()
 
     def assess(
@@ -91,18 +92,14 @@ class ErrorAssessmentReward:
     ) -> RewardCase:
         if rollout.finish_reason == "token_budget":
             return RewardCase.NO_ANSWER
-        blocks = self.format.parse(rollout.text)
-        reasoning = "\n".join(block.content for block in blocks if block.kind == "text")
-        reasoning_answer = extract_text_answer(reasoning) if reasoning else None
-        last_run = executions[-1] if executions else None
-        program_answer = (
-            extract_program_answer(last_run.output) if last_run and last_run.ok else None
+        verdict = self.verifier.verify_one(
+            replace(rollout, executions=list(executions)), sample.answer
         )
         return classify(
-            reasoning_answer,
-            program_answer,
-            self.matcher(reasoning_answer, sample.answer).correct,
-            self.matcher(program_answer, sample.answer).correct,
+            verdict.text_answer,
+            verdict.program_answer,
+            verdict.text_correct,
+            verdict.program_correct,
         )
 
     def __call__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,20 @@ from datamodules.formats import HTLFormat, LCEFormat
 from datamodules.synthetic import generate_problems
 from datamodules.tokenizer import add_format_tokens, train_corpus_tokenizer
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# The real benchmark sets and trajectories, laid beside the checkout (``../shared/data``).
+SHARED_DATA = Path(
+    os.environ.get("THINKCODE_SHARED_DATA")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """One clear line instead of dozens of FileNotFoundErrors when the shared data is absent."""
+    if not (SHARED_DATA / "benchmarks").is_dir():
+        raise pytest.UsageError(
+            f"the tests need the shared data at {SHARED_DATA} (benchmarks/ and trajectories/): "
+            "clone the project beside ../shared, or set THINKCODE_SHARED_DATA to its data folder"
+        )
 
 
 @pytest.fixture(scope="session", autouse=True)

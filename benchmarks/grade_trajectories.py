@@ -24,12 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from datamodules.benchmarks import format_number  # noqa: E402
+from datamodules.latex import last_boxed  # noqa: E402
 from metrics.answers import (  # noqa: E402
     AnswerMatcher,
     extract_program_answer,
     extract_text_answer,
 )
-from metrics.latex import last_boxed  # noqa: E402
 from metrics.normalize import clean, split_sequence, to_number  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "grade_trajectories.md"

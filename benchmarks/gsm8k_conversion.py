@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from datamodules.gsm8k_htl import GSM8KHTL, ConversionError, convert_solution  # noqa: E402
+from datamodules.gsm8k_htl import ConversionError, convert_solution  # noqa: E402
+from metrics.verified_gsm8k import VerifiedGSM8KHTL  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "gsm8k_conversion.md"
 DATA = ROOT.parent / "shared" / "data" / "benchmarks" / "gsm8k"
@@ -59,7 +60,7 @@ def convert_split(split: str) -> dict:
     path = DATA / f"{split}.jsonl"
     records = sum(1 for line in path.open(encoding="utf-8") if line.strip())
     stats = program_stats(path)
-    source = GSM8KHTL(str(path), split=split)
+    source = VerifiedGSM8KHTL(str(path), split=split)
     start = time.perf_counter()
     kept = sum(1 for _ in source)
     return {

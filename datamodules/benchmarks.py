@@ -32,9 +32,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from datamodules.latex import last_boxed
 from datamodules.sample import Sample
 from datamodules.sources import DataRecordError, SampleSource
-from metrics.latex import last_boxed
 
 Record = dict[str, Any]
 

@@ -7,8 +7,10 @@ and ends with ``#### 72``. The reasoning block is the solution without the annot
 with its numbers, where a number that repeats an earlier result refers to that result's
 variable (unless the question implies the number as a constant: "half" makes 2 a constant).
 Calculations written without an annotation (``Sam memorized 4+6=10 digits``) become steps too
-when their arithmetic checks out: solutions often leave their last step unannotated. Every
-program is then run in the sandbox, and a sample is kept only when it prints the gold answer.
+when their arithmetic checks out: solutions often leave their last step unannotated.
+
+This module only converts (pure text work); ``metrics.verified_gsm8k`` runs every program in the
+sandbox and keeps a sample only when it prints the gold answer.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import keyword
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import islice
@@ -29,14 +31,11 @@ from typing import Any
 
 from datamodules.sample import Block, Sample
 from datamodules.sources import SampleSource
-from sandbox import SandboxConfig, SandboxPool
-from sandbox.result import ExecutionResult, Outcome
 
 log = logging.getLogger(__name__)
 
-TOLERANCE = 1e-6
+TOLERANCE = 1e-6  # a stated result vs the exact value computed from its annotation
 HUB_ID, HUB_CONFIG = "openai/gsm8k", "main"
-VERIFY_CHUNK = 256  # programs sent to the sandbox at once: bounds latency before the first sample
 
 _ANNOTATION = re.compile(r"<<([^<>]*)>>")
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?|\.\d+"
@@ -130,74 +129,41 @@ def convert_record(record: dict[str, Any], sample_id: str) -> Sample:
     return Sample(sample_id, "gsm8k", question.strip(), blocks, converted.answer)
 
 
-def printed_answer_matches(output: str, gold: str) -> bool:
-    """Whether the last printed line is the gold number (relative tolerance 1e-6)."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    try:
-        return bool(lines) and _close(Fraction(lines[-1]), Fraction(gold))
-    except (ValueError, ZeroDivisionError):
-        return False
-
-
-def check_programs(samples: Sequence[Sample], pool: SandboxPool) -> list[ConversionError | None]:
-    """Runs each sample's program in the sandbox; per sample, None when it printed the gold
-    answer, else why not (reason ``execution_failed`` or ``execution_mismatch``)."""
-    programs = [
-        "\n".join(block.content for block in sample.blocks_of("code")) for sample in samples
-    ]
-    results = pool.run_many(programs)
-    return [_verdict(result, sample.answer) for result, sample in zip(results, samples)]
-
-
 class GSM8KHTL(SampleSource):
-    """GSM8K problems converted to HTL samples, for recipes.
+    """GSM8K problems converted to HTL samples, unverified (``metrics.verified_gsm8k`` also runs
+    each program and keeps those printing the gold answer).
 
     Args:
         path: a local GSM8K jsonl file; None loads ``openai/gsm8k`` (config ``main``) from the hub.
         split: the hub split; with a path it only names the samples.
-        verify: run every program in the sandbox and keep only those printing the gold answer.
         limit: read at most this many records (the first ones).
-        sandbox: limits of the sandbox that runs the programs (one worker by default).
 
     ``skipped`` counts records left out; ``failures`` counts them by reason and ``examples``
     holds the first sample id and detail of each reason.
     """
 
-    def __init__(
-        self,
-        path: str | None = None,
-        split: str = "train",
-        verify: bool = True,
-        limit: int | None = None,
-        sandbox: SandboxConfig | None = None,
-    ) -> None:
+    def __init__(self, path: str | None = None, split: str = "train", limit: int | None = None):
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be >= 0 or None, got {limit}")
         self.path = Path(path).expanduser() if path is not None else None
-        self.split, self.verify, self.limit = split, verify, limit
-        self.sandbox = sandbox or SandboxConfig(workers=1)
+        self.split, self.limit = split, limit
+        self.skipped = 0
         self.failures: Counter[str] = Counter()
         self.examples: dict[str, str] = {}
+
+    @property
+    def label(self) -> str:
+        """The middle of the sample ids: the file's name, or the hub split."""
+        return self.path.stem if self.path is not None else self.split
 
     def __iter__(self) -> Iterator[Sample]:
         self.skipped = 0
         self.failures = Counter()
         self.examples = {}
-        label = self.path.stem if self.path is not None else self.split
-        converted = self._converted(self._records(), label)
-        if not self.verify:
-            yield from converted
-        else:
-            with SandboxPool(self.sandbox) as pool:
-                while chunk := list(islice(converted, VERIFY_CHUNK)):
-                    for sample, failure in zip(chunk, check_programs(chunk, pool)):
-                        if failure is None:
-                            yield sample
-                        else:
-                            self._fail(failure.reason, sample.id, failure.detail)
+        yield from self.kept(self._converted(self._records()))
         if self.skipped:
             log.warning(
-                "GSM8K %s: left out %d records %s", label, self.skipped, dict(self.failures)
+                "GSM8K %s: left out %d records %s", self.label, self.skipped, dict(self.failures)
             )
 
     def _records(self) -> Iterator[dict[str, Any] | None]:
@@ -212,17 +178,22 @@ class GSM8KHTL(SampleSource):
             rows = _json_lines(self.path)
         return islice(rows, self.limit)
 
-    def _converted(self, records: Iterable[Any], label: str) -> Iterator[Sample]:
+    def _converted(self, records: Iterable[Any]) -> Iterator[Sample]:
         for number, record in enumerate(records, start=1):
-            sample_id = f"gsm8k-{label}-{number}"
+            sample_id = f"gsm8k-{self.label}-{number}"
             try:
                 if not isinstance(record, dict):
                     raise ConversionError("unreadable_record", "not a JSON object")
                 yield convert_record(record, sample_id)
             except ConversionError as error:
-                self._fail(error.reason, sample_id, error.detail)
+                self.fail(error.reason, sample_id, error.detail)
 
-    def _fail(self, reason: str, sample_id: str, detail: str) -> None:
+    def kept(self, samples: Iterator[Sample]) -> Iterator[Sample]:
+        """The converted samples this source yields: all of them (a verifying subclass checks)."""
+        return samples
+
+    def fail(self, reason: str, sample_id: str, detail: str) -> None:
+        """Counts a record left out, under its reason."""
         self.skipped += 1
         self.failures[reason] += 1
         self.examples.setdefault(reason, f"{sample_id}: {detail}")
@@ -236,17 +207,6 @@ def _json_lines(path: Path) -> Iterator[Any]:
                     yield json.loads(text)
                 except json.JSONDecodeError:
                     yield None
-
-
-def _verdict(result: ExecutionResult, gold: str) -> ConversionError | None:
-    if result.outcome is Outcome.UNAVAILABLE:  # the sandbox's failure, not the program's
-        raise RuntimeError(f"sandbox unavailable: {result.error}")
-    if not result.ok:
-        return ConversionError("execution_failed", str(result.error))
-    if not printed_answer_matches(result.output, gold):
-        printed = result.output.strip()[-80:]
-        return ConversionError("execution_mismatch", f"printed {printed!r}, gold {gold}")
-    return None
 
 
 # ---------------------------------------------------------------- steps

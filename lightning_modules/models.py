@@ -10,7 +10,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
-from datamodules.tokenizer import pretrained_location
+from pretrained.location import pretrained_location
 
 
 @dataclass

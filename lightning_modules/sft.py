@@ -12,12 +12,12 @@ from peft import PeftModel
 from transformers import PreTrainedTokenizerBase, get_scheduler
 
 from datamodules.formats import SolutionFormat
-from generation.cascade import Solution, Solver
 from generation.engine import GenerationEngine, GenerationOptions
 from lightning_modules.focus_attention import FocusAttentionMixin
 from lightning_modules.models import LoraOptions, add_lora, build_causal_lm
 from lightning_modules.sharding import ShardedModelMixin
 from metrics.answers import AnswerMatcher
+from metrics.cascade import Solution, Solver
 from metrics.evaluation import OVERALL, EvaluationMetrics
 from sandbox import SandboxConfig, SandboxPool
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import deque
 
-from metrics.latex import last_boxed
+from datamodules.latex import last_boxed
 from metrics.normalize import clean, to_number
 
 _ANSWER_IS = re.compile(r"\banswer\b(?:\s+is\b\s*:?|\s*:)", re.IGNORECASE)

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from datamodules.latex import last_boxed
 from metrics.answers import extract_program_answer, extract_text_answer
-from metrics.latex import last_boxed
 
 
 @pytest.mark.parametrize(

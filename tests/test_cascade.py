@@ -15,9 +15,9 @@ from datamodules.encoding import collate_prompts, encode_many
 from datamodules.formats import HTLFormat, LCEFormat
 from datamodules.formats.htl import HTLPartFormat
 from datamodules.sample import Block, Sample
-from generation.cascade import Solver
 from generation.engine import GenerationEngine, GenerationOptions, Rollout
 from metrics.answers import AnswerMatcher
+from metrics.cascade import Solver
 from sandbox import ExecutionResult, Outcome
 
 RESULTS = {  # program -> what running it gives

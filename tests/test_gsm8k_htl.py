@@ -12,16 +12,10 @@ from pathlib import Path
 import pytest
 
 from datamodules.formats import HTLFormat
-from datamodules.gsm8k_htl import (
-    GSM8KHTL,
-    ConversionError,
-    check_programs,
-    convert_record,
-    convert_solution,
-    printed_answer_matches,
-)
+from datamodules.gsm8k_htl import GSM8KHTL, ConversionError, convert_record, convert_solution
 from datamodules.sample import Block, Sample
 from metrics.extraction import extract_text_answer
+from metrics.verified_gsm8k import VerifiedGSM8KHTL, check_programs, printed_answer_matches
 from sandbox import SandboxConfig, SandboxPool
 from tests.conftest import SHARED_DATA
 
@@ -240,16 +234,16 @@ def test_source_keeps_verified_samples_and_counts_the_rest(tmp_path: Path) -> No
     ]
     path = tmp_path / "train.jsonl"
     path.write_text("\n".join(records) + "\n", encoding="utf-8")
-    source = GSM8KHTL(str(path))
+    source = VerifiedGSM8KHTL(str(path))
     samples = list(source)
     assert [sample.id for sample in samples] == ["gsm8k-train-1", "gsm8k-train-4", "gsm8k-train-5"]
     assert source.skipped == 2
     assert source.failures == {"unreadable_record": 1, "no_steps": 1}
     assert source.examples["no_steps"].startswith("gsm8k-train-3:")
-    limited = GSM8KHTL(str(path), verify=False, limit=2)
+    limited = GSM8KHTL(str(path), limit=2)
     assert [sample.id for sample in limited] == ["gsm8k-train-1"] and limited.skipped == 1
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        list(GSM8KHTL(str(tmp_path / "nowhere.jsonl")))
+        list(VerifiedGSM8KHTL(str(tmp_path / "nowhere.jsonl")))
 
 
 def test_without_a_path_the_hub_copy_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -262,7 +256,7 @@ def test_without_a_path_the_hub_copy_is_loaded(monkeypatch: pytest.MonkeyPatch) 
         return [NATALIA, NATALIA]
 
     monkeypatch.setattr(datasets, "load_dataset", load_dataset)
-    samples = list(GSM8KHTL(split="test", verify=False, limit=1))
+    samples = list(GSM8KHTL(split="test", limit=1))
     assert calls == [(("openai/gsm8k", "main"), {"split": "test"})]
     assert [sample.id for sample in samples] == ["gsm8k-test-1"]
 
@@ -270,7 +264,7 @@ def test_without_a_path_the_hub_copy_is_loaded(monkeypatch: pytest.MonkeyPatch) 
 def test_real_solutions_convert_and_their_programs_print_the_gold(pool: SandboxPool) -> None:
     """The first 300 training problems: most convert, every converted program prints the gold
     in the sandbox, and its numbers are the reasoning's numbers."""
-    source = GSM8KHTL(str(GSM8K_TRAIN), verify=False, limit=300)
+    source = GSM8KHTL(str(GSM8K_TRAIN), limit=300)
     samples = list(source)
     assert len(samples) >= 285, dict(source.failures)
     assert check_programs(samples, pool) == [None] * len(samples)

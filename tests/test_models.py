@@ -6,9 +6,10 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-import lightning_modules.gguf_cache as gguf_cache
-from datamodules.tokenizer import add_format_tokens, load_pretrained_tokenizer, pretrained_location
+from datamodules.tokenizer import add_format_tokens, load_pretrained_tokenizer
 from lightning_modules.models import LoraOptions, add_lora, build_causal_lm
+from pretrained import gguf
+from pretrained.location import pretrained_location
 from tests.conftest import small_corpus_tokenizer
 
 TINY = dict(
@@ -87,16 +88,15 @@ def test_lora_trains_adapters_and_the_new_rows_only(pretrained_folder) -> None:
 
 
 def test_gguf_files_load_through_the_cached_folder(tmp_path, monkeypatch, pretrained_folder):
-
     with pytest.raises(FileNotFoundError, match=r"missing\.gguf"):
         pretrained_location(str(tmp_path / "missing.gguf"))
-    gguf = tmp_path / "model.Q4_1.gguf"
-    gguf.write_bytes(b"GGUF")
+    gguf_file = tmp_path / "model.Q4_1.gguf"
+    gguf_file.write_bytes(b"GGUF")
     converted = []
     monkeypatch.setattr(
-        gguf_cache, "cached_hf_folder", lambda path: converted.append(path) or pretrained_folder
+        gguf, "cached_hf_folder", lambda path: converted.append(path) or pretrained_folder
     )
-    tokenizer = load_pretrained_tokenizer(str(gguf))
-    model, _ = build_causal_lm(str(gguf), None, tokenizer)
-    assert converted == [str(gguf), str(gguf)]
+    tokenizer = load_pretrained_tokenizer(str(gguf_file))
+    model, _ = build_causal_lm(str(gguf_file), None, tokenizer)
+    assert converted == [str(gguf_file), str(gguf_file)]
     assert model.get_input_embeddings().weight.shape[0] == len(tokenizer)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from datamodules.tokenizer import packaged_file, pretrained_location
-from lightning_modules import gguf_cache
 from main import main
+from pretrained import gguf
+from pretrained.location import packaged_file, pretrained_location
 from tests.conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ def test_packaged_gguf_resolves_to_its_cached_conversion(
     converted: list[str] = []
     folder = tmp_path / "converted"
     monkeypatch.setattr(
-        gguf_cache, "cached_hf_folder", lambda path: converted.append(path) or folder
+        gguf, "cached_hf_folder", lambda path: converted.append(path) or folder
     )
     assert pretrained_location(SMOLLM2) == str(folder)
     assert converted == [str(installed_smollm2_gguf())]
@@ -71,7 +71,7 @@ def test_recipes_parse(layers: list[str], capsys: pytest.CaptureFixture[str]) ->
     printed = capsys.readouterr().out
     assert (
         f"pretrained: {SMOLLM2}" in printed
-        and "class_path: datamodules.gsm8k_htl.GSM8KHTL" in printed
+        and "class_path: metrics.verified_gsm8k.VerifiedGSM8KHTL" in printed
     )
     assert "lora:" in printed and "r: 16" in printed
 

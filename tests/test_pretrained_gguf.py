@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lightning_modules import gguf_cache
-from lightning_modules.gguf_cache import cache_folder, cached_hf_folder
+from pretrained import gguf
+from pretrained.gguf import cache_folder, cached_hf_folder
 
 
 def smollm2_gguf() -> Path:
@@ -45,7 +45,7 @@ def test_failed_conversion_leaves_nothing_behind(
     def fail(*args: object, **kwargs: object) -> None:
         raise ValueError("unreadable GGUF")
 
-    monkeypatch.setattr(gguf_cache.AutoModelForCausalLM, "from_pretrained", fail)
+    monkeypatch.setattr(gguf.AutoModelForCausalLM, "from_pretrained", fail)
     with pytest.raises(ValueError, match="unreadable GGUF"):
         cached_hf_folder(str(model))
     folder = cache_folder(str(model))

@@ -5,6 +5,9 @@ chance: when the reasoning-then-program solution has no runnable program or its 
 no answer, the same problem is asked again for a program alone (PoT); when that gives nothing
 either, for an answer in words alone (CoT). Only the problems still unanswered are re-prompted, as
 one left-padded batch per stage, through the same generation engine.
+
+It lives with the metrics, above ``generation``, because it grades each attempt to decide the
+next: the engine below it only generates and runs code.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
-from datamodules.tokenizer import cache_root
+from pretrained.cache import cache_root
 
 
 def cache_folder(gguf_path: str) -> Path:

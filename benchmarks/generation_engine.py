@@ -41,7 +41,7 @@ from datamodules.tokenizer import add_format_tokens, train_corpus_tokenizer
 from generation.engine import GenerationEngine, GenerationOptions, Rollout
 from generation.scripted import ScriptedLogits
 from lightning_modules.models import build_causal_lm
-from sandbox import ExecutionResult, SandboxConfig, SandboxPool, SandboxSession
+from sandbox import ExecutionResult, SandboxOptions, SandboxPool, SandboxSession
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "generation_engine.md"
@@ -140,7 +140,7 @@ def main() -> None:
     # OpenMP threads wait for each other (measured here: a linear layer 30x slower).
     torch.set_num_threads(1)
     workload = Workload()
-    with TimedPool(SandboxConfig(workers=2)) as pool:
+    with TimedPool(SandboxOptions(workers=2)) as pool:
         pool.start()
         reference = workload.engine(pool, reuse_cache=True)
         # The engine's sequences, execution blocks included, written in one go (then EOS).

@@ -46,7 +46,7 @@ import pebble
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sandbox import SandboxConfig, SandboxPool  # noqa: E402
+from sandbox import SandboxOptions, SandboxPool  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "benchmarks" / "gsm-hard" / "test.jsonl"
 RESULTS = ROOT / "benchmarks" / "results" / "sandbox_throughput.md"
@@ -244,7 +244,7 @@ def main() -> None:
         baseline_main(args.baseline, args.task, programs[start:stop])
         return
 
-    pools = {"sandbox": SandboxPool(), "sandbox-reuse": SandboxPool(SandboxConfig(isolate=False))}
+    pools = {"sandbox": SandboxPool(), "sandbox-reuse": SandboxPool(SandboxOptions(isolate=False))}
     guarantees = pools["sandbox"].start()
     pools["sandbox-reuse"].start()
     for pool in pools.values():  # warm up: templates, spares, page cache
@@ -307,7 +307,7 @@ def main() -> None:
         for name, out in outputs.items()
     }
     median = {name: statistics.median(values) for name, values in rates.items()}
-    config = SandboxConfig()
+    config = SandboxOptions()
     lines = [
         "# Sandbox throughput on GSM-Hard programs",
         "",

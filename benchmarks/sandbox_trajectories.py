@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sandbox import SandboxConfig, SandboxPool  # noqa: E402
+from sandbox import SandboxOptions, SandboxPool  # noqa: E402
 from sandbox.replay import compare, load, normalize, replay  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "trajectories"
@@ -29,7 +29,7 @@ FILES = ["mathcoder-cl-7b_svamp.jsonl", "mathcoder-cl-7b_simuleq.jsonl"]
 RESULTS = ROOT / "benchmarks" / "results" / "sandbox_trajectories.md"
 FLOOR = 0.97
 # MathCoder's kernel had no output cap and long timeouts; so do we here.
-CONFIG = SandboxConfig(wall_time_s=30, cpu_time_s=30, max_output_bytes=1 << 16)
+CONFIG = SandboxOptions(wall_time_s=30, cpu_time_s=30, max_output_bytes=1 << 16)
 EXAMINED = (
     "Examined (2026-11-22, sympy 1.14, no matplotlib installed): none comes from the sandbox. "
     "Simuleq 103: `x_value.is_integer()` on a sympy expression; the recorded sympy returned a "

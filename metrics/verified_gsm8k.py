@@ -14,7 +14,7 @@ from datamodules.gsm8k_htl import GSM8KHTL, ConversionError
 from datamodules.sample import Sample
 from metrics.answers import AnswerMatcher
 from metrics.extraction import extract_program_answer
-from sandbox import SandboxConfig, SandboxPool
+from sandbox import SandboxOptions, SandboxPool
 from sandbox.result import ExecutionResult, Outcome
 
 VERIFY_CHUNK = 256  # programs sent to the sandbox at once: bounds latency before the first sample
@@ -55,10 +55,10 @@ class VerifiedGSM8KHTL(GSM8KHTL):
         path: str | None = None,
         split: str = "train",
         limit: int | None = None,
-        sandbox: SandboxConfig | None = None,
+        sandbox: SandboxOptions | None = None,
     ) -> None:
         super().__init__(path, split, limit)
-        self.sandbox = sandbox or SandboxConfig(workers=1)
+        self.sandbox = sandbox or SandboxOptions(workers=1)
 
     def kept(self, samples: Iterator[Sample]) -> Iterator[Sample]:
         with SandboxPool(self.sandbox) as pool:

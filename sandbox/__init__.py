@@ -59,15 +59,15 @@ long-lived workers with fresh globals; a program can leave state behind for the 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sandbox.config import SandboxConfig
+    from sandbox.options import SandboxOptions
     from sandbox.pool import SandboxPool, SandboxSession
     from sandbox.result import ExecutionResult, Outcome
 
-__all__ = ["ExecutionResult", "Outcome", "SandboxConfig", "SandboxPool", "SandboxSession"]
+__all__ = ["ExecutionResult", "Outcome", "SandboxOptions", "SandboxPool", "SandboxSession"]
 _HOMES = {
     "ExecutionResult": "result",
     "Outcome": "result",
-    "SandboxConfig": "config",
+    "SandboxOptions": "options",
     "SandboxPool": "pool",
     "SandboxSession": "pool",
 }

@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 
-from sandbox.config import SandboxConfig
+from sandbox.options import SandboxOptions
 from sandbox.processes import python_command, wait_or_kill
 from sandbox.result import ExecutionResult, Outcome
 from sandbox.wire import MAX_CLIENT_FRAME, FrameReader, ProtocolError, encode
@@ -60,7 +60,7 @@ def _unavailable(reason: str) -> ExecutionResult:
 class _Link:
     """One running server process and the socket to it."""
 
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: SandboxOptions) -> None:
         ours, theirs = socket.socketpair()
         call = f"main({theirs.fileno()}, {config.to_json()!r})"
         self.process = subprocess.Popen(
@@ -167,8 +167,8 @@ class _Link:
 class SandboxPool:
     """Runs untrusted code in sandboxed processes; see ``sandbox`` for the guarantees."""
 
-    def __init__(self, config: SandboxConfig | None = None) -> None:
-        self.config = config or SandboxConfig()
+    def __init__(self, config: SandboxOptions | None = None) -> None:
+        self.config = config or SandboxOptions()
         self._lock = threading.Lock()
         self._link: _Link | None = None
         self._owner = os.getpid()

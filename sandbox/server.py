@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sandbox.config import SandboxConfig
 from sandbox.eventloop import Loop, Writer
 from sandbox.namespaces import isolate
+from sandbox.options import SandboxOptions
 from sandbox.output import OutputBuffer
 from sandbox.processes import Reaper, Template, decode_template_record
 from sandbox.result import ExecutionResult, Outcome
@@ -90,7 +90,7 @@ class Proc:
 
 
 class Server:
-    def __init__(self, sock: socket.socket, config: SandboxConfig) -> None:
+    def __init__(self, sock: socket.socket, config: SandboxOptions) -> None:
         self.config = config
         self.guarantees, self.scratch = isolate(config.namespaces, config.disk_mb)
         self.loop = Loop()
@@ -492,7 +492,7 @@ def main(fd: int, config_json: str) -> None:
 
     set_process_name(b"sandbox-server")
     sock = socket.socket(fileno=fd)
-    server = Server(sock, SandboxConfig.from_json(config_json))
+    server = Server(sock, SandboxOptions.from_json(config_json))
     try:
         server.serve()
     finally:

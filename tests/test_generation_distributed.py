@@ -18,7 +18,7 @@ from datamodules.formats import LCEFormat
 from datamodules.tokenizer import add_format_tokens
 from generation.engine import GenerationEngine, GenerationOptions
 from generation.scripted import ScriptedLogits
-from sandbox import SandboxConfig, SandboxPool
+from sandbox import SandboxOptions, SandboxPool
 from tests.conftest import small_corpus_tokenizer
 from tests.test_generation_rounds import tiny_llama
 
@@ -46,7 +46,7 @@ def rollout_on_rank(rank: int, port: int, results: Path) -> None:
         {tuple(p): script for p in prompts}, tokenizer.pad_token_id, tokenizer.eos_token_id
     )
     batch = collate_prompts(prompts, tokenizer.pad_token_id)
-    with SandboxPool(SandboxConfig(workers=1)) as pool:
+    with SandboxPool(SandboxOptions(workers=1)) as pool:
         rollouts = GenerationEngine(GenerationOptions(64), [scripted]).rollout(
             model, tokenizer, LCEFormat(), pool, batch["input_ids"], batch["attention_mask"]
         )

@@ -11,7 +11,7 @@ from datamodules.encoding import collate_prompts
 from datamodules.formats import HTLFormat, LCEFormat
 from datamodules.sample import Sample
 from generation.engine import GenerationEngine, GenerationOptions, Rollout
-from sandbox import SandboxConfig, SandboxPool
+from sandbox import SandboxOptions, SandboxPool
 from tests.test_generation_rounds import tiny_llama
 
 QUESTIONS = ["Ann has 3 apples and buys 4 more.", "What is 2 times 12?"]
@@ -24,7 +24,7 @@ def model(tokenizer) -> LlamaForCausalLM:
 
 @pytest.fixture(scope="module")
 def pool():
-    with SandboxPool(SandboxConfig(workers=2, wall_time_s=3.0)) as sandbox:
+    with SandboxPool(SandboxOptions(workers=2, wall_time_s=3.0)) as sandbox:
         yield sandbox
 
 

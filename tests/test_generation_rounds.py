@@ -12,7 +12,7 @@ from datamodules.formats import HTLFormat, LCEFormat, MarkdownFormat, SolutionFo
 from datamodules.sample import Sample
 from generation.engine import GenerationEngine, GenerationOptions, Rollout
 from generation.scripted import ScriptedLogits
-from sandbox import SandboxConfig, SandboxPool
+from sandbox import SandboxOptions, SandboxPool
 
 TWO_BLOCKS = (
     "<|text|>Set x.<|endofblock|><|code|>x = 1<|endofblock|>"
@@ -43,7 +43,7 @@ def model(tokenizer) -> LlamaForCausalLM:
 
 @pytest.fixture(scope="module")
 def pool():
-    with SandboxPool(SandboxConfig(workers=2, wall_time_s=3.0)) as sandbox:
+    with SandboxPool(SandboxOptions(workers=2, wall_time_s=3.0)) as sandbox:
         yield sandbox
 
 

@@ -16,7 +16,7 @@ from datamodules.gsm8k_htl import GSM8KHTL, ConversionError, convert_record, con
 from datamodules.sample import Block, Sample
 from metrics.extraction import extract_text_answer
 from metrics.verified_gsm8k import VerifiedGSM8KHTL, check_programs, printed_answer_matches
-from sandbox import SandboxConfig, SandboxPool
+from sandbox import SandboxOptions, SandboxPool
 from tests.conftest import SHARED_DATA
 
 GSM8K_TRAIN = SHARED_DATA / "benchmarks" / "gsm8k" / "train.jsonl"
@@ -30,7 +30,7 @@ NATALIA = {
 
 @pytest.fixture(scope="module")
 def pool() -> Iterator[SandboxPool]:
-    with SandboxPool(SandboxConfig(workers=1)) as sandbox:
+    with SandboxPool(SandboxOptions(workers=1)) as sandbox:
         yield sandbox
 
 

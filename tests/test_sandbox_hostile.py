@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from sandbox import Outcome, SandboxConfig, SandboxPool
+from sandbox import Outcome, SandboxOptions, SandboxPool
 from tests.test_sandbox_helpers import descendants, eventually, process_table, with_uid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -137,7 +137,7 @@ def listener():
 )
 def hostile_pool(request):
     fallback = request.param == "fallback"
-    config = SandboxConfig(
+    config = SandboxOptions(
         workers=2,
         wall_time_s=WALL,
         cpu_time_s=WALL,
@@ -147,7 +147,7 @@ def hostile_pool(request):
         namespaces=not fallback,
         # Without a mount namespace a private uid cannot read a Python installed under /root
         # (as here): preload what the hostile programs import.
-        preload=SandboxConfig.preload + (",threading,subprocess,ctypes,resource" * fallback),
+        preload=SandboxOptions.preload + (",threading,subprocess,ctypes,resource" * fallback),
     )
     with SandboxPool(config) as pool:
         assert [r.ok for r in pool.run_many(["pass", "import sympy"])] == [True, True]
@@ -195,7 +195,7 @@ def test_network_is_unreachable_even_on_loopback(hostile_pool, listener):
 
 @pytest.mark.slow
 def test_cpu_limit_stops_a_multithreaded_burn_before_the_wall_limit():
-    config = SandboxConfig(workers=1, wall_time_s=20, cpu_time_s=1)
+    config = SandboxOptions(workers=1, wall_time_s=20, cpu_time_s=1)
     code = (
         "import signal, threading\nsignal.signal(signal.SIGXCPU, signal.SIG_IGN)\n"
         "def spin():\n    while True: pass\n"

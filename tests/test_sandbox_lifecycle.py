@@ -15,11 +15,11 @@ import threading
 import pytest
 
 import sandbox.pool
-from sandbox import Outcome, SandboxConfig, SandboxPool
+from sandbox import Outcome, SandboxOptions, SandboxPool
 from tests.test_sandbox_helpers import descendants, eventually
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FAST = SandboxConfig(workers=1, wall_time_s=5, preload="math", preload_heavy="")
+FAST = SandboxOptions(workers=1, wall_time_s=5, preload="math", preload_heavy="")
 
 
 def _server(pid: int | None = None) -> int:
@@ -134,8 +134,8 @@ TRAINER = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {root!r})
-    from sandbox import SandboxConfig, SandboxPool
-    pool = SandboxPool(SandboxConfig(workers=2, wall_time_s=60))
+    from sandbox import SandboxOptions, SandboxPool
+    pool = SandboxPool(SandboxOptions(workers=2, wall_time_s=60))
     pool.run("pass")
     print("ready", flush=True)
     pool.run_many(["import time, os\\nos.fork()\\ntime.sleep(60)"] * 4)

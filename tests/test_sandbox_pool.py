@@ -7,14 +7,14 @@ import time
 
 import pytest
 
-from sandbox import Outcome, SandboxConfig, SandboxPool
+from sandbox import Outcome, SandboxOptions, SandboxPool
 from tests.test_sandbox_helpers import eventually
 
 
 @pytest.fixture(scope="module")
 def pool():
     os.environ["SANDBOX_TEST_SECRET"] = "hunter2"
-    with SandboxPool(SandboxConfig(workers=2, wall_time_s=1.5, max_output_bytes=200)) as pool:
+    with SandboxPool(SandboxOptions(workers=2, wall_time_s=1.5, max_output_bytes=200)) as pool:
         yield pool
     del os.environ["SANDBOX_TEST_SECRET"]
 
@@ -128,7 +128,7 @@ def test_blocks_of_different_sessions_run_in_parallel_and_in_order(pool):
 
 
 def test_reuse_mode_shares_processes_but_not_globals():
-    config = SandboxConfig(workers=1, isolate=False, wall_time_s=1)
+    config = SandboxOptions(workers=1, isolate=False, wall_time_s=1)
     with SandboxPool(config) as pool:
         first, second = pool.run_many(
             ["x = 1\nimport math\nmath.marker = 7", "print('x' in dir())"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sandbox import SandboxConfig, SandboxPool
+from sandbox import SandboxOptions, SandboxPool
 from sandbox.replay import RecordedBlock, agrees, compare, load, normalize, recorded_error, replay
 from sandbox.result import ExecutionResult, Outcome
 
@@ -35,7 +35,7 @@ def test_recorded_tracebacks_compare_by_their_last_line():
 
 def test_replayed_subset_matches_recorded_outputs():
     problems = [p for name in FILES for p in load(str(DATA / name))[:PROBLEMS_PER_FILE]]
-    config = SandboxConfig(wall_time_s=30, cpu_time_s=30, max_output_bytes=1 << 16)
+    config = SandboxOptions(wall_time_s=30, cpu_time_s=30, max_output_bytes=1 << 16)
     with SandboxPool(config) as pool:
         comparison = compare(problems, replay(pool, problems))
     assert comparison.deterministic >= 90

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox import ExecutionResult, Outcome, SandboxConfig, execute
+from sandbox import ExecutionResult, Outcome, SandboxOptions, execute
 from sandbox.output import OutputBuffer
 from sandbox.wire import FrameReader, ProtocolError, RecordReader, encode, record
 
@@ -63,13 +63,13 @@ def test_result_round_trips_through_the_wire():
 
 
 def test_config_validates_and_round_trips():
-    config = SandboxConfig(workers=3, wall_time_s=2.5, isolate=False)
-    assert SandboxConfig.from_json(config.to_json()) == config
+    config = SandboxOptions(workers=3, wall_time_s=2.5, isolate=False)
+    assert SandboxOptions.from_json(config.to_json()) == config
     assert config.worker_count == 3
     assert "sympy" in config.modules(heavy=True) and "sympy" not in config.modules(heavy=False)
     for bad in ({"workers": 0}, {"wall_time_s": 0}, {"memory_mb": 0}, {"max_open_files": 8}):
         with pytest.raises(ValueError):
-            SandboxConfig(**bad)
+            SandboxOptions(**bad)
 
 
 def _run(source, capsys, interactive=True):

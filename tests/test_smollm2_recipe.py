@@ -32,9 +32,7 @@ def test_packaged_gguf_resolves_to_its_cached_conversion(
 ) -> None:
     converted: list[str] = []
     folder = tmp_path / "converted"
-    monkeypatch.setattr(
-        gguf, "cached_hf_folder", lambda path: converted.append(path) or folder
-    )
+    monkeypatch.setattr(gguf, "cached_hf_folder", lambda path: converted.append(path) or folder)
     assert pretrained_location(SMOLLM2) == str(folder)
     assert converted == [str(installed_smollm2_gguf())]
     # the file's path inside the distribution names it as well as its bare name

@@ -10,12 +10,12 @@ from datamodules.formats import HTLFormat, LCEFormat
 from generation.engine import Rollout, run_programs
 from metrics.answers import AnswerMatcher, MatchResult
 from metrics.verification import SolutionVerifier
-from sandbox import ExecutionResult, Outcome, SandboxConfig, SandboxPool
+from sandbox import ExecutionResult, Outcome, SandboxOptions, SandboxPool
 
 
 @pytest.fixture(scope="module")
 def verifier():
-    with SandboxPool(SandboxConfig(workers=2, wall_time_s=2.0)) as pool:
+    with SandboxPool(SandboxOptions(workers=2, wall_time_s=2.0)) as pool:
         htl = HTLFormat()
         grader = SolutionVerifier(htl, AnswerMatcher())
 

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields
 
 
 @dataclass
-class SandboxConfig:
+class SandboxOptions:
     """Every limit applies to each execution (a one-shot program or one session block).
 
     Each process that uses the sandbox (trainer, dataloader worker, DDP rank) owns its pool and
@@ -85,6 +85,6 @@ class SandboxConfig:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> SandboxConfig:
+    def from_json(cls, text: str) -> SandboxOptions:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in json.loads(text).items() if k in known})

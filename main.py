@@ -19,7 +19,9 @@ class ThinkCodeCLI(LightningCLI):
     """Links the model to the data: one tokenizer and one format serve both."""
 
     def add_arguments_to_parser(self, parser) -> None:  # type: ignore[no-untyped-def]
-        parser.link_arguments("model.init_args.pretrained", "data.init_args.pretrained_tokenizer")
+        parser.link_arguments(
+            "model.init_args.network.pretrained", "data.init_args.pretrained_tokenizer"
+        )
         for name in ("tokenizer", "format"):  # the datamodule's objects, not its config entries
             parser.link_arguments(
                 "data",

@@ -66,7 +66,7 @@ class Workload:
 
     def __init__(self) -> None:
         recipe = yaml.safe_load((ROOT / "configs" / "quickstart.yaml").read_text())
-        init = recipe["model"]["init_args"]
+        network = recipe["model"]["init_args"]["network"]
         problems = list(generate_problems(seed=11, count=400))
         corpus = [s.question for s in problems] + [b.content for s in problems for b in s.blocks]
         self.format = LCEFormat()
@@ -74,7 +74,7 @@ class Workload:
         add_format_tokens(self.tokenizer, self.format.special_tokens)
         torch.manual_seed(0)
         self.model, _ = build_causal_lm(
-            None, init["model_config"], self.tokenizer, init["attn_implementation"]
+            None, network["model_config"], self.tokenizer, network["attn_implementation"]
         )
         self.model.eval()
         self.samples = problems[:BATCH]

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from datamodules.benchmarks import format_number  # noqa: E402
-from datamodules.latex import last_boxed  # noqa: E402
+from datamodules.latex import final_boxed  # noqa: E402
 from metrics.answers import (  # noqa: E402
     AnswerMatcher,
     extract_program_answer,
@@ -67,7 +67,7 @@ def final_answer(dialogue: list[dict]) -> tuple[str | None, bool]:
     if not tail:
         outputs = [block["content"] for block in dialogue if block["role"] == "execution"]
         return (extract_program_answer(outputs[-1]) if outputs else None), True
-    committed = any(last_boxed(text) or "answer" in text.lower() for text in tail)
+    committed = any(final_boxed(text) or "answer" in text.lower() for text in tail)
     for text in tail:
         answer = extract_text_answer(text)
         if answer is not None:

@@ -39,6 +39,7 @@ from datamodules.formats import HTLFormat
 from datamodules.sft import SFTDataModule
 from datamodules.sources import SyntheticProblems
 from lightning_modules.models import build_causal_lm
+from lightning_modules.options import NetworkOptions, OptimizationOptions
 from lightning_modules.sft import SFTModule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +49,7 @@ LR, BETAS, CLIP, WARMUP_RATIO = 3e-3, (0.9, 0.98), 1.0, 0.03
 
 def quickstart_model_config() -> dict[str, Any]:
     recipe = yaml.safe_load((ROOT / "configs" / "quickstart.yaml").read_text())
-    return recipe["model"]["init_args"]["model_config"]
+    return recipe["model"]["init_args"]["network"]["model_config"]
 
 
 class Throughput:
@@ -135,9 +136,11 @@ def run_lightning(data: SFTDataModule, steps: int, warmup: int) -> Throughput:
     module = SFTModule(
         data.tokenizer,
         data.format,
-        model_config=quickstart_model_config(),
-        optimizer=partial(torch.optim.AdamW, lr=LR, betas=BETAS, weight_decay=0.0, fused=True),
-        warmup_ratio=WARMUP_RATIO,
+        NetworkOptions(model_config=quickstart_model_config()),
+        OptimizationOptions(
+            optimizer=partial(torch.optim.AdamW, lr=LR, betas=BETAS, weight_decay=0.0, fused=True),
+            warmup_ratio=WARMUP_RATIO,
+        ),
     )
     clock = Throughput(warmup)
     trainer = L.Trainer(

@@ -32,7 +32,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from datamodules.latex import last_boxed
+from datamodules.latex import final_boxed
 from datamodules.sample import Sample
 from datamodules.sources import DataRecordError, SampleSource
 
@@ -122,7 +122,7 @@ def _mawps(record: Record) -> tuple[str, str]:
 
 
 def _math(record: Record) -> tuple[str, str]:
-    answer = last_boxed(_text(record, "solution"))
+    answer = final_boxed(_text(record, "solution"))
     if not answer:
         raise ValueError("MATH solution has no complete \\boxed{...} answer")
     return _text(record, "problem"), answer

@@ -37,16 +37,15 @@ from dataclasses import asdict, replace
 from typing import Any
 
 import torch
-from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor
 from transformers import PreTrainedTokenizerBase
 
 from datamodules.formats import SolutionFormat
 from datamodules.sample import Sample
 from generation.engine import GenerationEngine, GenerationOptions, Rollout
-from lightning_modules.models import LoraOptions, add_lora
-from lightning_modules.sft import LRSchedule, SFTModule
-from metrics.answers import AnswerMatcher
+from lightning_modules.models import add_lora
+from lightning_modules.options import EvaluationOptions, NetworkOptions, OptimizationOptions
+from lightning_modules.sft import SFTModule
 from rl.advantages import gae, group_normalized_advantages, leave_one_out_advantages
 from rl.experience import Experience, RolloutBatch, assemble_rollouts, token_rewards
 from rl.kl import KLController, kl_penalty
@@ -61,19 +60,22 @@ from rl.rewards import (
     load_reward_function,
     score_rollouts,
 )
-from sandbox import SandboxConfig
 
 # HTL sampled with top_k=0, top_p=1: the plain distribution (at temperature 1).
 HTL_ROLLOUTS = GenerationOptions(max_new_tokens=512, do_sample=True, top_k=0, top_p=1.0)
+# PPO steps from a trained policy: a constant learning rate, no warmup.
+PPO_OPTIMIZATION = OptimizationOptions(lr_schedule="constant_with_warmup", warmup_ratio=0.0)
 
 
 class PPOModule(SFTModule):
     """PPO (or critic-free GRPO / RLOO) from an SFT checkpoint or any Hugging Face model.
 
-    Args (besides :class:`SFTModule`'s, whose ``generation`` stays the evaluation decoding):
+    Args (besides :class:`SFTModule`'s groups, whose ``evaluation`` stays the evaluation
+    decoding; ``optimization`` defaults to a constant learning rate without warmup):
         init_checkpoint: a Lightning checkpoint of an ``SFTModule`` with the same model
-            (``model_config`` or ``pretrained``) whose weights the policy starts from; a LoRA
-            SFT checkpoint must be exported first (``export.py``) and named by ``pretrained``.
+            (``network.model_config`` or ``network.pretrained``) whose weights the policy starts
+            from; a LoRA SFT checkpoint must be exported first (``export.py``) and named by
+            ``network.pretrained``.
         rollout: decoding of the training rollouts (sampled; ``num_samples`` per prompt).
         ppo: the update settings (advantage estimator, epochs, clipping, KL ...).
         reward_table: HTL's reward of each error-assessment case.
@@ -88,40 +90,17 @@ class PPOModule(SFTModule):
         self,
         tokenizer: PreTrainedTokenizerBase,
         format: SolutionFormat,
-        pretrained: str | None = None,
-        model_config: dict[str, Any] | None = None,
-        attn_implementation: str = "sdpa",
-        lora: LoraOptions | None = None,
-        gradient_checkpointing: bool = False,
-        optimizer: OptimizerCallable = torch.optim.AdamW,
-        lr_schedule: LRSchedule = "constant_with_warmup",
-        warmup_ratio: float = 0.0,
-        focus_sinks: int = 4,
-        generation: GenerationOptions | None = None,
-        sandbox: SandboxConfig | None = None,
-        matcher: AnswerMatcher | None = None,
+        network: NetworkOptions = NetworkOptions(),
+        optimization: OptimizationOptions = PPO_OPTIMIZATION,
+        evaluation: EvaluationOptions = EvaluationOptions(),
         init_checkpoint: str | None = None,
         rollout: GenerationOptions | None = None,
         ppo: PPOOptions | None = None,
         reward_table: ErrorAssessmentTable | None = None,
         reward_function: str | None = None,
     ) -> None:
-        super().__init__(
-            tokenizer,
-            format,
-            pretrained=pretrained,
-            model_config=model_config,
-            attn_implementation=attn_implementation,
-            lora=None,  # added below, once the starting weights are in
-            gradient_checkpointing=gradient_checkpointing,
-            optimizer=optimizer,
-            lr_schedule=lr_schedule,
-            warmup_ratio=warmup_ratio,
-            focus_sinks=focus_sinks,
-            generation=generation,
-            sandbox=sandbox,
-            matcher=matcher,
-        )
+        # LoRA is added below, once the starting weights are in.
+        super().__init__(tokenizer, format, replace(network, lora=None), optimization, evaluation)
         self.automatic_optimization = False
         self.options = ppo or PPOOptions()
         self.rollout_options = rollout or HTL_ROLLOUTS
@@ -133,10 +112,10 @@ class PPOModule(SFTModule):
         if init_checkpoint is not None:
             load_policy_weights(self.model, init_checkpoint)
         self.reference = None  # LoRA: the adapters disabled
-        if lora is None:
+        if network.lora is None:
             self.reference = copy.deepcopy(self.model).requires_grad_(False)
         else:
-            self.model = add_lora(self.model, lora, new_token_ids=[])
+            self.model = add_lora(self.model, network.lora, new_token_ids=[])
         self.value_head = None
         if self.options.advantage == "gae":
             self.value_head = torch.nn.Linear(self.model.config.hidden_size, 1)

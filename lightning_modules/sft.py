@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.cli import OptimizerCallable
 from peft import PeftModel
 from transformers import PreTrainedTokenizerBase, get_scheduler
 
 from datamodules.formats import SolutionFormat
-from generation.engine import GenerationEngine, GenerationOptions
+from generation.engine import GenerationEngine
 from lightning_modules.focus_attention import FocusAttentionMixin
-from lightning_modules.models import LoraOptions, add_lora, build_causal_lm
+from lightning_modules.models import add_lora, build_causal_lm
+from lightning_modules.options import EvaluationOptions, NetworkOptions, OptimizationOptions
 from lightning_modules.sharding import ShardedModelMixin
-from metrics.answers import AnswerMatcher
 from metrics.cascade import Solution, Solver
 from metrics.evaluation import OVERALL, EvaluationMetrics
-from sandbox import SandboxConfig, SandboxPool
+from sandbox import SandboxPool
 
-LRSchedule = Literal["cosine", "linear", "constant_with_warmup"]
 # The evaluation splits each trainer stage grades: their metrics are built in `setup`.
 EVALUATED_SPLITS = {"fit": ("val",), "validate": ("val",), "test": ("test",)}
 
@@ -34,59 +32,36 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
     Args:
         tokenizer: the datamodule's tokenizer, format markers included (linked by ``main.py``).
         format: the datamodule's solution format (linked by ``main.py``).
-        pretrained: hub id, local folder or ``.gguf`` file of the model to fine-tune.
-        model_config: instead of ``pretrained``, an architecture to train from scratch:
-            ``model_type`` plus that config's fields (vocabulary size comes from the tokenizer).
-        attn_implementation: transformers attention backend; focus attention needs ``sdpa`` or
-            ``eager``.
-        lora: LoRA adapters instead of full fine-tuning.
-        gradient_checkpointing: recompute activations in backward to save memory.
-        optimizer: optimizer class and arguments (``--model.optimizer.lr 3e-4``).
-        lr_schedule: transformers scheduler name; the warmup is ``warmup_ratio`` of all steps.
-        warmup_ratio: share of optimizer steps spent warming up the learning rate.
-        focus_sinks: leading tokens that stay visible to the program under focus attention.
-        generation: decoding settings for validation, test and predict.
-        sandbox: limits for running generated code.
-        matcher: how predicted and gold answers are compared.
-        cascade: HTL's evaluation fallback: a solution without an answer is asked again for a
-            program alone, then for words alone (HTL format only).
+        network: the model: its source or architecture, attention, LoRA, checkpointing.
+        optimization: optimizer, learning-rate schedule and warmup.
+        evaluation: decoding, sandbox limits, answer matching and HTL's cascade for
+            validation, test and predict.
     """
 
     def __init__(
         self,
         tokenizer: PreTrainedTokenizerBase,
         format: SolutionFormat,
-        pretrained: str | None = None,
-        model_config: dict[str, Any] | None = None,
-        attn_implementation: str = "sdpa",
-        lora: LoraOptions | None = None,
-        gradient_checkpointing: bool = False,
-        optimizer: OptimizerCallable = torch.optim.AdamW,
-        lr_schedule: LRSchedule = "cosine",
-        warmup_ratio: float = 0.03,
-        focus_sinks: int = 4,
-        generation: GenerationOptions | None = None,
-        sandbox: SandboxConfig | None = None,
-        matcher: AnswerMatcher | None = None,
-        cascade: bool = False,
+        network: NetworkOptions = NetworkOptions(),
+        optimization: OptimizationOptions = OptimizationOptions(),
+        evaluation: EvaluationOptions = EvaluationOptions(),
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["tokenizer", "format", "matcher"])
+        self.save_hyperparameters(ignore=["tokenizer", "format"])
         self.tokenizer, self.format = tokenizer, format
+        self.optimization = optimization
         self.model, new_token_ids = build_causal_lm(
-            pretrained, model_config, tokenizer, attn_implementation
+            network.pretrained, network.model_config, tokenizer, network.attn_implementation
         )
-        if gradient_checkpointing:
+        if network.gradient_checkpointing:
             self.model.gradient_checkpointing_enable({"use_reentrant": False})
-        if lora is not None:
-            self.model = add_lora(self.model, lora, new_token_ids)
-        self.optimizer_factory = optimizer
-        self.lr_schedule, self.warmup_ratio = lr_schedule, warmup_ratio
-        self.focus_sinks = focus_sinks
-        self.engine = GenerationEngine(generation)
-        self.sandbox_config = sandbox or SandboxConfig()
-        self.matcher = matcher or AnswerMatcher()
-        self.solver = Solver(self.engine, format, self.matcher, cascade)
+        if network.lora is not None:
+            self.model = add_lora(self.model, network.lora, new_token_ids)
+        self.focus_sinks = network.focus_sinks
+        self.engine = GenerationEngine(evaluation.generation)
+        self.sandbox_options = evaluation.sandbox
+        self.matcher = evaluation.matcher
+        self.solver = Solver(self.engine, format, self.matcher, evaluation.cascade)
         self._sandbox: SandboxPool | None = None
         # Per-split evaluation metrics (synced across ranks), built once the datasets are known.
         self.evaluation = torch.nn.ModuleDict()
@@ -95,7 +70,7 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
     def sandbox(self) -> SandboxPool:
         """Started on first use: the sandbox's worker processes cost nothing until code runs."""
         if self._sandbox is None:
-            self._sandbox = SandboxPool(self.sandbox_config)
+            self._sandbox = SandboxPool(self.sandbox_options)
         return self._sandbox
 
     def setup(self, stage: str) -> None:
@@ -204,12 +179,13 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
             experiment.add_text(f"{stage}/example_{index}", text, self.global_step)
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = self.optimizer_factory(p for p in self.parameters() if p.requires_grad)
+        settings = self.optimization
+        optimizer = settings.optimizer(p for p in self.parameters() if p.requires_grad)
         total = int(self.trainer.estimated_stepping_batches)
         scheduler = get_scheduler(
-            self.lr_schedule,
+            settings.lr_schedule,
             optimizer,
-            num_warmup_steps=round(self.warmup_ratio * total),
+            num_warmup_steps=round(settings.warmup_ratio * total),
             num_training_steps=total,
         )
         return {

@@ -132,13 +132,19 @@ class AnswerMatcher:
             pred_split,
             gold_split,
         )
+        # A bare list reads as the other side's tuple or set; two bare lists are unordered, like
+        # the solutions of an equation ("-2, 1"), which is how math-verify reads them too.
+        if not pred_open and gold_open + gold_close in ("()", "{}"):
+            pred_open, pred_close = gold_open, gold_close
+        if not gold_open and pred_open + pred_close in ("()", "{}"):
+            gold_open, gold_close = pred_open, pred_close
         if (pred_open, pred_close) != (gold_open, gold_close) or len(pred_items) != len(gold_items):
             return None
         pred_numbers = [to_number(item) for item in pred_items]
         gold_numbers = [to_number(item) for item in gold_items]
         if None in pred_numbers or None in gold_numbers:
             return None
-        if pred_open == "{":  # a set: order does not matter
+        if pred_open in ("{", ""):  # a set or two bare lists: order does not matter
             pred_numbers.sort(key=lambda number: number.value)
             gold_numbers.sort(key=lambda number: number.value)
         return all(map(self._numbers_equal, pred_numbers, gold_numbers))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import deque
 
-from datamodules.latex import last_boxed
+from datamodules.latex import final_boxed
 from metrics.normalize import clean, to_number
 
 _ANSWER_IS = re.compile(r"\banswer\b(?:\s+is\b\s*:?|\s*:)", re.IGNORECASE)
@@ -17,11 +17,38 @@ _HASHES = re.compile(r"####")
 # What follows a marker: the rest of its line, or the next line when the marker ends its line.
 _FOLLOWING = re.compile(r"[ \t]*\n?\s*(?P<answer>[^\n]*)")
 _BOLD = re.compile(r"\*\*(?P<answer>[^*\n]{1,100})\*\*")
+# Thousands may be parted by ",", LaTeX's ",\\!" and "{,}", or a thin space "\\,".
 _NUMBER = re.compile(
     r"(?:(?<![\w)\]])-)?"
     r"(?:\\[dt]?frac\{-?[0-9.]+\}\{[0-9.]+\}"
-    r"|(?:(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)(?:/[0-9]+(?:\.[0-9]+)?)?)"
+    r"|(?:(?:[0-9]{1,3}(?:(?:,|,\\!\s?|\{,\}|\\,)[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)"
+    r"(?:/[0-9]+(?:\.[0-9]+)?)?)"
 )
+# A number that closes a relation (``x \\geq 5``, ``n < 3``) is not the answer alone: the
+# relation is, when its left side is one variable; otherwise there is no answer to read.
+_RELATION_BEFORE = re.compile(
+    r"(?:(?P<left>(?<![\w\\])[A-Za-z](?:_\{?\w{1,8}\}?)?)\s*)?"
+    r"(?P<operator><=|>=|!=|[<>≤≥≠]|\\(?:leq?|geq?|neq?|lt|gt|leqslant|geqslant)(?![A-Za-z]))"
+    r"\s*\$?\s*$"
+)
+# Where a chat template's next turn (or a few-shot prompt's next problem) starts, the model's
+# answer has ended: nothing after it is read.
+_NEXT_TURN = re.compile(
+    r"<\|(?:im_end|im_start|eot_id|start_header_id|end_of_text|endoftext|end|user|assistant)\|>"
+    r"|</s>|<(?:end|start)_of_turn>|<｜(?:end▁of▁sentence|User|Assistant)｜>"
+    r"|\n\s*(?:Problem|Human|User)\s*:"
+)
+# Minerva's closing formula: "Final Answer: The final answer is 5. I hope it is correct."
+_HOPE = re.compile(r"\s*I hope it is correct\b.*", re.IGNORECASE | re.DOTALL)
+# The verb that introduces the value in a concluding sentence ("The largest $n$ is 34").
+_COPULA = re.compile(r"\s(?:is|are|was|were|equals)\s", re.IGNORECASE)
+_INLINE_MATH = re.compile(r"\$[^$]+\$|\\\((?:(?!\\\)).)+\\\)")
+# An answer that opens display math or an environment on its line runs on to where it closes
+# (a multi-line ``pmatrix``), at most this far.
+_DISPLAY_OPEN = re.compile(r"\$\$|\\\[|\\begin\{(?P<env>\w+\*?)\}")
+_MAX_ANSWER_SPAN = 2_000
+# The end of a ``cases`` environment, with the math delimiters that close around it.
+_CASES_END = re.compile(r"\\end\{cases\}\s*(?:\\right\.)?\s*(?:\$\$|\\\]|\$|\\\))?")
 # The last number is looked for only this far before the last digit: C-speed rfind, then a regex
 # on a short window, instead of a regex pass over the whole text.
 _NUMBER_WINDOW = 200
@@ -41,6 +68,7 @@ _WRAPPERS = (
 _NAME = re.compile(r"[A-Za-z_]\w*")
 # Words that can appear in a printed math value without making it prose.
 _MATH_WORDS = frozenset({"sqrt", "pi", "oo", "exp", "log", "sin", "cos", "tan", "inf", "nan"})
+_ENVIRONMENT = re.compile(r"\\(?:begin|end)\{\w+\*?\}")  # "cases" in \begin{cases} is no word
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")  # \frac is not a word
 # A whole text this short, with a digit and no words, is itself the answer ("63, 21", "x = 5").
 _BARE_MAX_CHARS = 100
@@ -48,31 +76,50 @@ _BARE_MAX_CHARS = 100
 _BOLD_SPANS_CHECKED = 50
 
 
-def extract_text_answer(text: str) -> str | None:
+def extract_text_answer(text: str, fallback: bool = True) -> str | None:
     """The final answer stated in reasoning text, or None.
 
-    Rules, first that applies: the last complete ``\\boxed{...}``; the last "answer is ..." /
-    "Answer: ..."; the last ``#### ...``; the last bold span that is a number; the whole text
-    when it is a short bare answer (``63, 21``, ``x = 5``: no words); the last number
-    (``\\frac{9}{10}`` counts as one).
+    The text ends where a chat template's next turn starts. Rules, first that applies: the
+    final boxes (:func:`final_boxed`); the last "answer is ..." / "Answer: ..." (a concluding
+    sentence is reduced to its value, Minerva's "I hope it is correct." dropped); the last
+    ``#### ...``; the whole text when it is a short bare answer (``63, 21``, ``x = 5``: no
+    words). With ``fallback``, also: the last bold span that is a number; the last number
+    (``\\frac{9}{10}`` counts as one; one that closes a relation gives the relation). After a
+    ``cases`` environment, the lines that follow are read first: a system or a piecewise
+    definition is not the answer when a later line states one.
     """
     if not text:
         return None
-    boxed = last_boxed(text)
+    turn = _NEXT_TURN.search(text)
+    if turn is not None:
+        text = text[: turn.start()]
+    cases_end = text.rfind("\\end{cases}")
+    if cases_end >= 0:
+        after = text[_CASES_END.match(text, cases_end).end() :]
+        stated = _stated_answer(after, fallback=False) or _plain_statement(after)
+        if stated is not None:
+            return stated
+    return _stated_answer(text, fallback)
+
+
+def _stated_answer(text: str, fallback: bool) -> str | None:
+    boxed = final_boxed(text)
     if boxed:
         return boxed
     for marker, trim in ((_ANSWER_IS, True), (_HASHES, False)):
         found = _last(marker, text)
         if found is not None:
-            answer = _FOLLOWING.match(text, found.end())["answer"]
-            answer = _first_sentence(answer) if trim else answer.strip()
+            answer = _answer_span(text, found.end())
+            answer = _concluded_value(_first_sentence(answer)) if trim else answer.strip()
             if answer:
                 return answer
+    if _is_bare_answer(text):
+        return _concluded_value(text.strip().rstrip(".").strip())
+    if not fallback:
+        return None
     bold = _last_numeric_bold(text)
     if bold is not None:
         return bold
-    if _is_bare_answer(text):
-        return text.strip().rstrip(".").strip()
     return _last_number(text)
 
 
@@ -102,6 +149,7 @@ def extract_program_answer(output: str | None) -> str | None:
 
 
 def _has_prose(text: str) -> bool:
+    text = _ENVIRONMENT.sub("", text)
     return any(word.lower() not in _MATH_WORDS for word in _WORD.findall(text))
 
 
@@ -136,8 +184,60 @@ def _last_number(text: str) -> str | None:
     if end < 0:
         return None
     start = max(0, end - _NUMBER_WINDOW)
-    number = _last(_NUMBER, text[start : end + 2])  # + the "}" closing a \frac
-    return number[0] if number is not None else None
+    window = text[start : end + 2]  # + the "}" closing a \frac
+    number = _last(_NUMBER, window)
+    if number is None:
+        return None
+    relation = _RELATION_BEFORE.search(window, 0, number.start())
+    if relation is None:
+        return number[0]
+    if relation["left"] is None:
+        return None
+    return f"{relation['left']} {relation['operator']} {number[0]}"
+
+
+def _answer_span(text: str, start: int) -> str:
+    """What follows an answer marker: the rest of its line (or the next line when the marker
+    ends its line), run on to where display math or an environment opened there closes."""
+    following = _FOLLOWING.match(text, start)
+    answer, end = following["answer"], following.end()
+    opened = _last(_DISPLAY_OPEN, answer)
+    if opened is not None:
+        closer = (
+            f"\\end{{{opened['env']}}}" if opened["env"] else {"$$": "$$", "\\[": "\\]"}[opened[0]]
+        )
+        if closer not in answer[opened.end() :]:
+            close = text.find(closer, end, end + _MAX_ANSWER_SPAN)
+            if close >= 0:
+                answer = text[following.start("answer") : close + len(closer)]
+    return _HOPE.sub("", answer)
+
+
+def _plain_statement(text: str) -> str | None:
+    """The value a last line states plainly ("Thus $x = 6$.", "so y is 4"), or None."""
+    lines = text.strip().splitlines()
+    if not lines:
+        return None
+    value = _concluded_value(_first_sentence(lines[-1]))
+    plain = not _has_prose(value) or to_number(clean(value)) is not None
+    return value if plain and re.search("[0-9]", value) else None
+
+
+def _concluded_value(answer: str) -> str:
+    """The value of a concluding sentence: "The largest $n$ is 34" -> "34"; "$x = 5$" as is.
+
+    Only a sentence with words is reduced: to what follows its last "is" / "are" / "equals",
+    else to its last inline math; an answer in words ("odd", "Evelyn") stays as written.
+    """
+    if not _has_prose(answer) and not re.search("[A-Za-z]", _INLINE_MATH.sub("", answer)):
+        return answer
+    copula = _last(_COPULA, answer)
+    if copula is not None:  # "5 apples are left" keeps its number: the value comes first there
+        value = answer[copula.end() :].strip()
+        if re.search(r"[0-9\\$]", value) or not re.search("[0-9]", answer[: copula.start()]):
+            return value
+    math = _last(_INLINE_MATH, answer)
+    return math[0] if math is not None else answer
 
 
 def _first_sentence(answer: str) -> str:

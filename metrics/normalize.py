@@ -12,12 +12,26 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from datamodules.latex import last_boxed
+from datamodules.latex import final_boxed
 
 _TEXT_WRAPPER = re.compile(
     r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}"
 )
-_LATEX_SPACING = re.compile(r"\\(?:left|right|displaystyle|[!,;:> ])|~")
+# ``\\\\`` (a matrix row break) is matched first so that its second backslash is never read as
+# the spacing command ``\\ ``.
+_LATEX_SPACING = re.compile(r"\\\\|\\(?:left|right|displaystyle|[!,;:> ])|~")
+# LaTeX thousands separators between digit groups: ``10,\\!455``, ``10{,}455``, ``10\\,455``.
+_THOUSANDS = re.compile(r"(?<=\d)\s*(?:,\s*\\!|\{,\}|\\[,!])\s*(?=\d{3}(?!\d))")
+# A word or unit in ``\\text`` after a value ("8\\sqrt{3}\\text{ square inches}"): dropped, as ToRA
+# and Qwen2.5-Math do, so that the value is compared alone.
+_TRAILING_TEXT = re.compile(
+    r"\s*\\(?:text|textrm|mbox|mathrm)\s*\{\s*[A-Za-z][^{}]*\}(?:\s*\^\s*\{?\d\}?)?\s*\.?$"
+)
+# A system written as ``cases`` whose rows are all ``variable = value`` is its solution list.
+_CASES = re.compile(
+    r"(?:\\left\\\{\s*)?\\begin\{cases\}(?P<rows>.*)\\end\{cases\}(?:\s*\\right\.)?", re.DOTALL
+)
+_CASES_ROW = re.compile(r"[A-Za-z](?:_\{?\w{1,8}\}?)?\s*&?=\s*[^&=]+")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°")
 _MATH_DELIMITERS = re.compile(r"\\[()\[\]$]|\$")
 _SPACES = re.compile(r"\s+")
@@ -66,14 +80,17 @@ def clean(answer: str) -> str:
     """Strip presentation: boxes, bold, math delimiters, ``\\text{}``, spacing, degrees, end dot."""
     text = unicodedata.normalize("NFKC", answer).replace("−", "-").strip()
     if "\\boxed" in text or "\\fbox" in text:
-        text = last_boxed(text) or text
+        text = final_boxed(text) or text
     for _ in range(_MAX_NESTING):  # **bold** or __bold__ around the whole answer
         if len(text) <= 4 or text[:2] not in ("**", "__") or text[-2:] != text[:2]:
             break
         text = text[2:-2].strip()
-    text = _MATH_DELIMITERS.sub("", text).replace("{,}", ",")
-    text = _LATEX_SPACING.sub(" ", text)
+    text = _THOUSANDS.sub(",", _MATH_DELIMITERS.sub("", text))
+    text = _LATEX_SPACING.sub(lambda match: match[0] if match[0] == "\\\\" else " ", text)
     text = _DEGREES.sub("", text)
+    unit = _TRAILING_TEXT.search(text)
+    if unit and re.search("[0-9]", text[: unit.start()]):
+        text = text[: unit.start()]
     for _ in range(_MAX_NESTING):  # \text{\textbf{x}} unwraps from the inside out
         text, count = _TEXT_WRAPPER.subn(r"\1", text)
         if not count:
@@ -81,7 +98,19 @@ def clean(answer: str) -> str:
     text = _SPACES.sub(" ", text).strip().rstrip(" .,;:!?")
     if text.startswith("{") and text.endswith("}") and _matching_close(text, 0) == len(text) - 1:
         text = text[1:-1].strip()
-    return text
+    return _solved_system(text)
+
+
+def _solved_system(text: str) -> str:
+    """``\\begin{cases} x = 6 \\\\ y = 4 \\end{cases}`` -> ``x = 6, y = 4``; any other text as is
+    (a piecewise definition, with conditions, stays a ``cases`` environment)."""
+    system = _CASES.fullmatch(text)
+    if system is None:
+        return text
+    rows = [row.strip() for row in system["rows"].split("\\\\") if row.strip()]
+    if not rows or not all(_CASES_ROW.fullmatch(row) for row in rows):
+        return text
+    return ", ".join(row.replace("&", "").strip() for row in rows)
 
 
 def to_number(text: str) -> Number | None:
@@ -107,11 +136,12 @@ def to_number(text: str) -> Number | None:
 
 
 def split_sequence(text: str) -> tuple[str, str, list[str]] | None:
-    """``(opener, closer, items)`` for a bracketed comma list of at least two items.
+    """``(opener, closer, items)`` for a comma list of at least two items.
 
-    A bare list ``1, 2`` reads as the tuple ``(1, 2)``; a LaTeX set ``\\{1, 2\\}`` as ``{1, 2}``.
+    A bare list ``1, 2`` has empty opener and closer; a LaTeX set ``\\{1, 2\\}`` reads as
+    ``{1, 2}``.
     """
-    opener, closer, body = "(", ")", text
+    opener, closer, body = "", "", text
     if text.startswith("\\{") and text.endswith("\\}"):
         opener, closer, body = "{", "}", text[2:-2]
     elif text[:1] in _OPENERS and text[-1:] in _OPENERS[text[0]]:

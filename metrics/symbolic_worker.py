@@ -119,7 +119,11 @@ def judge(gold: str, pred: str) -> dict:
     gold_parsed, pred_parsed = parsed(gold), parsed(pred)
     if not gold_parsed or not pred_parsed:
         return {"status": "ok", "equal": False, "detail": "unparsable"}
-    equal = verify(list(gold_parsed), list(pred_parsed), timeout_seconds=None)
+    # A relation and the set it describes are one answer either way round (``x \\ge 5`` and
+    # ``[5, \\infty)``); math-verify's default accepts only a set predicted for a relation.
+    equal = verify(
+        list(gold_parsed), list(pred_parsed), allow_set_relation_comp=True, timeout_seconds=None
+    )
     return {"status": "ok", "equal": bool(equal), "detail": "math_verify"}
 
 

@@ -99,6 +99,34 @@ class SolutionVerifier:
         """One verdict per rollout; ``golds`` are per prompt (``rollout.prompt_index``)."""
         return [self.verify_one(rollout, golds[rollout.prompt_index]) for rollout in rollouts]
 
+    def _final_answer(
+        self, blocks: Sequence[Block], text_answer: str | None, program_answer: str | None
+    ) -> str | None:
+        """The answer that execution-verified accuracy grades.
+
+        HTL: the program's printed value. Formats that run code as they go and conclude in words
+        (LCE, markdown) follow ToRA's rule: the words after the last code block decide when they
+        commit to an answer (a box, "the answer is", a bare value), else the program's printed
+        value, else the last number of those words; a solution that never ran code is graded
+        on its words.
+        """
+        if self.format.execution_delimiters is None:
+            return program_answer
+        code_positions = [index for index, block in enumerate(blocks) if block.kind == "code"]
+        if not code_positions:
+            return text_answer
+        after = [
+            block.content for block in blocks[code_positions[-1] + 1 :] if block.kind == "text"
+        ]
+        if not after:
+            return program_answer
+        words = "\n".join(after)
+        return (
+            extract_text_answer(words, fallback=False)
+            or program_answer
+            or extract_text_answer(words)
+        )
+
     def verify_one(self, rollout: Rollout, gold: str) -> Verdict:
         blocks = self.format.parse(rollout.text)
         reasoning = "\n".join(block.content for block in blocks if block.kind == "text")
@@ -110,9 +138,10 @@ class SolutionVerifier:
             self.matcher(text_answer, gold),
             self.matcher(program_answer, gold),
         )
-        conclusion = _conclusion(blocks)
-        final_match = self.matcher(conclusion, gold) if conclusion else program_match
-        final_answer = conclusion or program_answer
+        final_answer = self._final_answer(blocks, text_answer, program_answer)
+        final_match = (
+            program_match if final_answer == program_answer else self.matcher(final_answer, gold)
+        )
         program_reason = program_match.reason
         if result is None or not result.ok:
             program_reason = outcome + (f" ({result.error})" if result and result.error else "")
@@ -130,13 +159,3 @@ class SolutionVerifier:
             generated_tokens=rollout.num_generated_tokens,
             reasons=(f"reasoning: {text_match.reason}", f"program: {program_reason}"),
         )
-
-
-def _conclusion(blocks: Sequence[Block]) -> str | None:
-    """The answer a solution states in words after its last code block (LCE, markdown fences),
-    or None when the code comes last (HTL), so the program's printed value decides."""
-    code_positions = [index for index, block in enumerate(blocks) if block.kind == "code"]
-    if not code_positions:
-        return None
-    tail = [block.content for block in blocks[code_positions[-1] + 1 :] if block.kind == "text"]
-    return extract_text_answer("\n".join(tail)) if tail else None

@@ -53,3 +53,13 @@ def tokenizer(private_cache: Path):
     trained = small_corpus_tokenizer()
     add_format_tokens(trained, HTLFormat().special_tokens + LCEFormat().special_tokens)
     return trained
+
+
+@pytest.fixture(scope="module")
+def matcher():
+    """The default answer matcher, its symbolic helper already started."""
+    from metrics.answers import AnswerMatcher
+
+    matcher = AnswerMatcher()
+    matcher.warm_up()
+    return matcher

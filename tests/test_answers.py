@@ -8,14 +8,6 @@ import pytest
 
 from metrics.answers import AnswerMatcher, MatchResult
 
-
-@pytest.fixture(scope="module")
-def matcher() -> AnswerMatcher:
-    matcher = AnswerMatcher()
-    matcher.warm_up()
-    return matcher
-
-
 EQUAL = [
     # numbers: commas, currency, units, trailing .0, signs, scientific notation
     ("$1,234", "1234"),

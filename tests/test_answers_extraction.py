@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from datamodules.latex import last_boxed
+from datamodules.latex import final_boxed
 from metrics.answers import extract_program_answer, extract_text_answer
 
 
@@ -78,11 +78,12 @@ def test_program_answer_of_none_output() -> None:
     assert extract_program_answer(None) is None
 
 
-def test_last_boxed_ignores_escaped_braces_when_balancing() -> None:
-    assert last_boxed("\\boxed{\\{1\\}} and \\boxed{x^{2}}") == "x^{2}"
-    assert last_boxed("\\fbox{3}") == "3"
-    assert last_boxed("no box") is None
-    assert last_boxed("\\boxed{") is None
+def test_final_boxed_ignores_escaped_braces_when_balancing() -> None:
+    assert final_boxed("\\boxed{\\{1\\}}. Then \\boxed{x^{2}}") == "x^{2}"
+    assert final_boxed("\\boxed{\\{1\\}} and \\boxed{x^{2}}") == "\\{1\\}, x^{2}"
+    assert final_boxed("\\fbox{3}") == "3"
+    assert final_boxed("no box") is None
+    assert final_boxed("\\boxed{") is None
 
 
 MEGABYTE = 1_000_000

@@ -14,10 +14,10 @@ from tests.conftest import SHARED_DATA
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TINY_UNTRAINED = {  # the quickstart architecture, shrunk; generations are random and short
-    "--model.init_args.model_config.hidden_size": "32",
-    "--model.init_args.model_config.intermediate_size": "64",
-    "--model.init_args.model_config.num_hidden_layers": "1",
-    "--model.init_args.generation.max_new_tokens": "12",
+    "--model.init_args.network.model_config.hidden_size": "32",
+    "--model.init_args.network.model_config.intermediate_size": "64",
+    "--model.init_args.network.model_config.num_hidden_layers": "1",
+    "--model.init_args.evaluation.generation.max_new_tokens": "12",
     "--data.train.init_args.count": "200",
     "--data.vocab_size": "400",
     "--data.eval_batch_size": "4",

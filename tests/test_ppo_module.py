@@ -4,6 +4,7 @@ learn: a tiny model rewarded for writing one target token."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import lightning as L
@@ -17,7 +18,8 @@ from datamodules.formats import HTLFormat
 from datamodules.sample import Sample
 from generation.engine import GenerationOptions, Rollout
 from lightning_modules.models import LoraOptions
-from lightning_modules.ppo import PPOModule
+from lightning_modules.options import NetworkOptions
+from lightning_modules.ppo import PPO_OPTIMIZATION, PPOModule
 from lightning_modules.sft import SFTModule
 from rl.experience import assemble_rollouts
 from rl.options import PPOOptions
@@ -67,8 +69,8 @@ def toy_module(advantage: str = "gae", samples: int = 1, **ppo: object) -> PPOMo
     module = PPOModule(
         toy_tokenizer(),
         HTLFormat(),
-        model_config=TINY_LLAMA,
-        optimizer=lambda params: torch.optim.Adam(params, lr=1e-2),
+        NetworkOptions(model_config=TINY_LLAMA),
+        replace(PPO_OPTIMIZATION, optimizer=lambda params: torch.optim.Adam(params, lr=1e-2)),
         rollout=GenerationOptions(max_new_tokens=3, do_sample=True, num_samples=samples),
         ppo=PPOOptions(**({"advantage": advantage, "target_kl": None} | ppo)),
         reward_function="tests.test_ppo_module.contains_target",
@@ -198,7 +200,7 @@ def test_focus_attention_hides_the_question_from_the_program_tokens_only() -> No
 
 
 def sft_checkpoint(tmp_path: Path, tokenizer) -> tuple[Path, SFTModule]:
-    sft = SFTModule(tokenizer, HTLFormat(), model_config=TINY_LLAMA)
+    sft = SFTModule(tokenizer, HTLFormat(), NetworkOptions(model_config=TINY_LLAMA))
     with torch.no_grad():
         for parameter in sft.parameters():
             parameter.add_(torch.randn_like(parameter))  # weights no fresh model would have
@@ -210,13 +212,14 @@ def sft_checkpoint(tmp_path: Path, tokenizer) -> tuple[Path, SFTModule]:
 def test_policy_and_reference_start_from_the_sft_checkpoint(tmp_path: Path) -> None:
     tokenizer = toy_tokenizer()
     path, sft = sft_checkpoint(tmp_path, tokenizer)
-    full = PPOModule(tokenizer, HTLFormat(), model_config=TINY_LLAMA, init_checkpoint=str(path))
+    full = PPOModule(
+        tokenizer, HTLFormat(), NetworkOptions(model_config=TINY_LLAMA), init_checkpoint=str(path)
+    )
     lora = PPOModule(
         tokenizer,
         HTLFormat(),
-        model_config=TINY_LLAMA,
+        NetworkOptions(model_config=TINY_LLAMA, lora=LoraOptions(r=4, alpha=8, dropout=0.05)),
         init_checkpoint=str(path),
-        lora=LoraOptions(r=4, alpha=8, dropout=0.05),
     )
     inputs = torch.tensor([[BOS, TEXT, 5, 6]])
     expected = sft.model(inputs).logits
@@ -235,7 +238,9 @@ def test_a_checkpoint_of_another_model_is_refused_with_its_path(tmp_path: Path) 
     path, _ = sft_checkpoint(tmp_path, tokenizer)
     wider = TINY_LLAMA | {"hidden_size": 64}
     with pytest.raises(ValueError, match=r"sft\.ckpt does not fit this model"):
-        PPOModule(tokenizer, HTLFormat(), model_config=wider, init_checkpoint=str(path))
+        PPOModule(
+            tokenizer, HTLFormat(), NetworkOptions(model_config=wider), init_checkpoint=str(path)
+        )
 
 
 def test_group_advantages_need_several_samples_per_prompt() -> None:

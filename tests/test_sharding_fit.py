@@ -97,18 +97,22 @@ def write_recipe(folder: Path, log: Path) -> Path:
         },
         "model": {
             "init_args": {
-                "model_config": {
-                    "model_type": "llama",
-                    "hidden_size": 32,
-                    "intermediate_size": 64,
-                    "num_hidden_layers": 2,
-                    "num_attention_heads": 4,
-                    "num_key_value_heads": 2,
-                    "max_position_embeddings": 512,
+                "network": {
+                    "model_config": {
+                        "model_type": "llama",
+                        "hidden_size": 32,
+                        "intermediate_size": 64,
+                        "num_hidden_layers": 2,
+                        "num_attention_heads": 4,
+                        "num_key_value_heads": 2,
+                        "max_position_embeddings": 512,
+                    }
                 },
-                "lr_schedule": "constant_with_warmup",  # the same rate whatever max_steps says
-                "warmup_ratio": 0.0,
-                "generation": {"max_new_tokens": 12},
+                "optimization": {  # the same rate whatever max_steps says
+                    "lr_schedule": "constant_with_warmup",
+                    "warmup_ratio": 0.0,
+                },
+                "evaluation": {"generation": {"max_new_tokens": 12}},
             }
         },
         "data": {
@@ -227,7 +231,7 @@ def test_ppo_trains_sharded_with_its_reference_and_value_head(tmp_path: Path) ->
     """Full fine-tuning PPO: the policy, its frozen reference copy and the value head are all
     sharded (an unsharded value head would mix plain tensors into the sharded gradient norm)."""
     tiny = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
-    flags = [f"--model.init_args.model_config.{key}={value}" for key, value in tiny.items()]
+    flags = [f"--model.init_args.network.model_config.{key}={value}" for key, value in tiny.items()]
     ppo_recipe = REPO / "configs" / "quickstart_ppo.yaml"
     command = fit_command(
         ppo_recipe,
@@ -235,7 +239,7 @@ def test_ppo_trains_sharded_with_its_reference_and_value_head(tmp_path: Path) ->
         "--model.init_args.init_checkpoint=null",
         "--model.init_args.ppo.minibatch_size=2",
         "--model.init_args.rollout.max_new_tokens=12",
-        "--model.init_args.generation.max_new_tokens=12",
+        "--model.init_args.evaluation.generation.max_new_tokens=12",
         *flags,
         "--data.init_args.train.init_args.count=64",
         "--data.init_args.val.init_args.count=4",

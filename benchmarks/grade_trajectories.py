@@ -1,11 +1,13 @@
-"""Grade real MathCoder-CL-7B trajectories with the project's extraction and matching.
+"""Grade real MathCoder-CL-7B trajectories with the project's grading (``SolutionVerifier``).
 
 Run from the repository root: ``python benchmarks/grade_trajectories.py``. No generation: the
 rows of ``../shared/data/trajectories`` (SVAMP, SimulEq) already hold what the model wrote and
-what its code printed. Accuracy is compared with MathCoder-CL-7B's published SVAMP 70.7 and
-SimulEq 49.6, and every disagreement between the project's verdict and two references (the
-verdict on MathCoder's own recorded ``completion``, and plain math_verify on the same extracted
-answer) is listed with its cause. Results go to ``benchmarks/results/grade_trajectories.md``.
+what its code printed; each row becomes an LCE rollout with its recorded outputs as executions
+and is graded exactly as evaluation and RL rewards grade. Accuracy is compared with
+MathCoder-CL-7B's published SVAMP 70.7 and SimulEq 49.6, and every disagreement between the
+project's verdict and two references (the verdict on MathCoder's own recorded ``completion``, and
+plain math_verify on the same final answer) is listed with its cause. Results go to
+``benchmarks/results/grade_trajectories.md``.
 """
 
 from __future__ import annotations
@@ -24,13 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from datamodules.benchmarks import format_number  # noqa: E402
-from datamodules.latex import final_boxed  # noqa: E402
-from metrics.answers import (  # noqa: E402
-    AnswerMatcher,
-    extract_program_answer,
-    extract_text_answer,
-)
+from datamodules.formats import LCEFormat  # noqa: E402
+from generation.engine import Rollout  # noqa: E402
+from metrics.answers import AnswerMatcher, extract_text_answer  # noqa: E402
 from metrics.normalize import clean, split_sequence, to_number  # noqa: E402
+from metrics.verification import SolutionVerifier  # noqa: E402
+from sandbox import ExecutionResult, Outcome  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "grade_trajectories.md"
 DATA = ROOT.parent / "shared" / "data" / "trajectories"
@@ -42,7 +43,7 @@ _MATCHER = AnswerMatcher()
 class Graded:
     index: int
     gold: str
-    final: str | None  # from the final text blocks, else the last execution output
+    final: str | None  # the verdict's final answer (ToRA's rule: committed words, else program)
     program: str | None  # from the last execution output only
     completion: str  # what MathCoder recorded as the answer (its last block)
     correct: bool
@@ -50,58 +51,53 @@ class Graded:
     completion_correct: bool
     math_verify_correct: bool
     timed_out: bool
-    committed: bool  # the final text boxes or states an answer (not cut off mid-thought)
+    committed: bool  # the words after the last run state an answer (a box, "answer is", a value)
 
 
-def final_answer(dialogue: list[dict]) -> tuple[str | None, bool]:
-    """The answer of the text blocks after the last execution, the last block first.
+def rollout(dialogue: list[dict]) -> Rollout:
+    """The dialogue as the LCE text a model generates, with MathCoder's recorded outputs as the
+    runs of its code blocks."""
+    blocks = [block for block in dialogue if block["role"] in ("text", "code", "execution")]
+    text = "".join(f"<|{block['role']}|>{block['content']}<|endofblock|>" for block in blocks)
+    runs = [ExecutionResult(Outcome.OK, b["content"]) for b in blocks if b["role"] == "execution"]
+    return Rollout(0, text, [], [], runs)
 
-    Falls back to the last execution output when the dialogue ends with code running. The
-    flag says whether the final text commits to an answer (a box or "answer is").
-    """
-    tail = []
-    for block in reversed(dialogue):
-        if block["role"] != "text":
-            break
-        tail.append(block["content"])
-    if not tail:
-        outputs = [block["content"] for block in dialogue if block["role"] == "execution"]
-        return (extract_program_answer(outputs[-1]) if outputs else None), True
-    committed = any(final_boxed(text) or "answer" in text.lower() for text in tail)
-    for text in tail:
-        answer = extract_text_answer(text)
-        if answer is not None:
-            return answer, committed or len(text) <= 100
-    return None, committed
+
+def committed(dialogue: list[dict]) -> bool:
+    """Whether the text after the last code block commits to an answer (or there is no code)."""
+    roles = [block["role"] for block in dialogue]
+    if "code" not in roles:
+        return True
+    last_code = len(roles) - 1 - roles[::-1].index("code")
+    words = "\n".join(b["content"] for b in dialogue[last_code + 1 :] if b["role"] == "text")
+    return not words or extract_text_answer(words, fallback=False) is not None
 
 
 def grade(rows: list[dict], matcher: AnswerMatcher) -> tuple[list[Graded], float]:
-    """The graded rows, and the seconds our extraction and matching of the final answers took."""
+    """The graded rows, and the seconds the project's grading of them took."""
     from math_verify import parse, verify
 
+    verifier = SolutionVerifier(LCEFormat(), matcher)
     graded, seconds = [], 0.0
     for index, row in enumerate(rows):
         gold = format_number(row["ground_truth"]["answer"])
-        dialogue = row["debug_result"]
         start = time.perf_counter()
-        final, committed = final_answer(dialogue)
-        verdict = matcher(final, gold)
+        verdict = verifier.verify_one(rollout(row["debug_result"]), gold)
         seconds += time.perf_counter() - start
-        outputs = [block["content"] for block in dialogue if block["role"] == "execution"]
-        program = extract_program_answer(outputs[-1]) if outputs else None
+        final = verdict.final_answer
         graded.append(
             Graded(
                 index=index,
                 gold=gold,
                 final=final,
-                program=program,
+                program=verdict.program_answer,
                 completion=row["completion"],
                 correct=verdict.correct,
-                program_correct=matcher(program, gold).correct,
+                program_correct=verdict.program_correct,
                 completion_correct=matcher(row["completion"], gold).correct,
                 math_verify_correct=bool(final) and verify(parse(gold), parse(final)),
-                timed_out=verdict.timed_out,
-                committed=committed,
+                timed_out=verdict.matcher_timed_out,
+                committed=committed(row["debug_result"]),
             )
         )
     return graded, seconds
@@ -109,8 +105,9 @@ def grade(rows: list[dict], matcher: AnswerMatcher) -> tuple[list[Graded], float
 
 # Cause of a disagreement -> which side was right, and why (judged by reading the rows).
 JUDGEMENT = {
-    "cut off": "theirs: the model never committed to an answer (it looped until the block "
-    "limit); our last-number fallback found the gold in its last sentence by chance",
+    "uncommitted": "neither side is reliable: the words after the last run commit to no "
+    "answer (the model looped until the block limit), so ToRA's rule grades the program's last "
+    "printed value",
     "several values": "theirs, by accident: the model gives both unknowns, correctly, and "
     "SimulEq's gold keeps one; math_verify reads `0.10,0.32` as the single number 0.10 "
     "(and `(15, 9)` as 9, `5,7` as 5.7), so its verdict hangs on the order of the list; ours "
@@ -128,7 +125,7 @@ def cause(item: Graded) -> str:
     final = clean(item.final or "")
     pred, gold = to_number(final), to_number(item.gold)
     if not item.committed:
-        return "cut off"
+        return "uncommitted"
     if split_sequence(final) is not None or ":" in final:
         return "several values"
     if pred is not None and gold is not None and pred.value != gold.value:
@@ -162,10 +159,12 @@ def report(results: dict[str, tuple[list[Graded], float]]) -> list[str]:
         "- Command: `python benchmarks/grade_trajectories.py`",
         "- Data: `../shared/data/trajectories/mathcoder-cl-7b_{svamp,simuleq}.jsonl` (no "
         "generation; the rows hold the model's blocks and MathCoder's Jupyter outputs).",
-        "- Final answer: `extract_text_answer` on the text blocks after the last execution, the "
-        "last block first (MathCoder ends with a short answer block); when the dialogue ends "
-        "with an execution, `extract_program_answer` on it. Program-only: "
-        "`extract_program_answer` on the last execution output. All verdicts by "
+        "- Final answer: each row is rebuilt as the LCE text the model wrote, its recorded "
+        "outputs as the runs of its code blocks, and graded by `SolutionVerifier(LCEFormat(), "
+        "AnswerMatcher())`, as evaluation and RL rewards grade: the words after the last code "
+        'block when they commit to an answer (a box, "the answer is", a bare value), else '
+        "the program's last printed value, else the last number of those words (ToRA's rule); "
+        "words alone when no code ran. Program-only: the last execution output. All verdicts by "
         "`AnswerMatcher()` (rel_tol 1e-4, timeout 3 s).",
         "",
         "| set | rows | final answer | program only | MathCoder's `completion`, our matcher "

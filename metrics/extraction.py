@@ -70,7 +70,7 @@ _NAME = re.compile(r"[A-Za-z_]\w*")
 _MATH_WORDS = frozenset({"sqrt", "pi", "oo", "exp", "log", "sin", "cos", "tan", "inf", "nan"})
 _ENVIRONMENT = re.compile(r"\\(?:begin|end)\{\w+\*?\}")  # "cases" in \begin{cases} is no word
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")  # \frac is not a word
-# A whole text this short, with a digit and no words, is itself the answer ("63, 21", "x = 5").
+# A whole text this short that is only a value is itself the answer ("63, 21", "x = 5", "5 cm").
 _BARE_MAX_CHARS = 100
 # Only the last few bold spans can hold the final answer; bounds the work on adversarial text.
 _BOLD_SPANS_CHECKED = 50
@@ -154,11 +154,13 @@ def _has_prose(text: str) -> bool:
 
 
 def _is_bare_answer(text: str) -> bool:
+    """A short text that is only a value: no words, or one number with its unit
+    ("10,000{dollars}", MathCoder's closing block)."""
     text = text.strip()
     return (
         len(text) <= _BARE_MAX_CHARS
         and re.search("[0-9]", text) is not None
-        and not _has_prose(text)
+        and (not _has_prose(text) or to_number(clean(text)) is not None)
     )
 
 

@@ -99,33 +99,28 @@ class SolutionVerifier:
         """One verdict per rollout; ``golds`` are per prompt (``rollout.prompt_index``)."""
         return [self.verify_one(rollout, golds[rollout.prompt_index]) for rollout in rollouts]
 
-    def _final_answer(
-        self, blocks: Sequence[Block], text_answer: str | None, program_answer: str | None
-    ) -> str | None:
+    def _final_answer(self, blocks: Sequence[Block], program_answer: str | None) -> str | None:
         """The answer that execution-verified accuracy grades.
 
         HTL: the program's printed value. Formats that run code as they go and conclude in words
         (LCE, markdown) follow ToRA's rule: the words after the last code block decide when they
         commit to an answer (a box, "the answer is", a bare value), else the program's printed
         value, else the last number of those words; a solution that never ran code is graded
-        on its words.
+        on its words. Text blocks are read last first: the last one that commits decides
+        (MathCoder closes with a block holding only the asked value, after boxing every unknown).
         """
         if self.format.execution_delimiters is None:
             return program_answer
         code_positions = [index for index, block in enumerate(blocks) if block.kind == "code"]
-        if not code_positions:
-            return text_answer
-        after = [
-            block.content for block in blocks[code_positions[-1] + 1 :] if block.kind == "text"
-        ]
-        if not after:
+        start = code_positions[-1] + 1 if code_positions else 0
+        words = [block.content for block in blocks[start:] if block.kind == "text"]
+        for block in reversed(words):
+            committed = extract_text_answer(block, fallback=False)
+            if committed is not None:
+                return committed
+        if code_positions and program_answer is not None:
             return program_answer
-        words = "\n".join(after)
-        return (
-            extract_text_answer(words, fallback=False)
-            or program_answer
-            or extract_text_answer(words)
-        )
+        return extract_text_answer("\n".join(words)) if words else program_answer
 
     def verify_one(self, rollout: Rollout, gold: str) -> Verdict:
         blocks = self.format.parse(rollout.text)
@@ -138,7 +133,7 @@ class SolutionVerifier:
             self.matcher(text_answer, gold),
             self.matcher(program_answer, gold),
         )
-        final_answer = self._final_answer(blocks, text_answer, program_answer)
+        final_answer = self._final_answer(blocks, program_answer)
         final_match = (
             program_match if final_answer == program_answer else self.matcher(final_answer, gold)
         )

@@ -35,7 +35,7 @@ from metrics.answers import extract_program_answer, extract_text_answer
         ("So it is \\dfrac{9}{10} of the tank", "\\dfrac{9}{10}"),
         ("63,21", "63,21"),
         ("x = 5, y = 6.", "x = 5, y = 6"),
-        ("10,000{dollars}", "10,000"),
+        ("10,000{dollars}", "10,000{dollars}"),  # a bare value with its unit, kept whole
         ("no numbers at all", None),
         ("", None),
     ],

@@ -34,7 +34,7 @@ from typing import Any
 
 from datamodules.latex import final_boxed
 from datamodules.sample import Sample
-from datamodules.sources import DataRecordError, SampleSource
+from datamodules.sources import DataRecordError, SampleSource, decode_utf8
 
 Record = dict[str, Any]
 
@@ -227,7 +227,7 @@ def resolve_file(spec: Benchmark, path: Path) -> Path:
 
 def _file_records(path: Path) -> Iterator[tuple[int, Any]]:
     """``(line, record)`` pairs from a jsonl file or a JSON list, whichever the file holds."""
-    text = path.read_text(encoding="utf-8")
+    text = decode_utf8(path, path.read_bytes())
     if text.lstrip().startswith("["):
         yield from _json_list(path, text)
         return

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from datamodules.sample import Block, Sample
-from datamodules.sources import SampleSource
+from datamodules.sources import SampleSource, utf8_lines
 
 log = logging.getLogger(__name__)
 
@@ -200,13 +200,11 @@ class GSM8KHTL(SampleSource):
 
 
 def _json_lines(path: Path) -> Iterator[Any]:
-    with path.open(encoding="utf-8") as lines:
-        for text in lines:
-            if text.strip():
-                try:
-                    yield json.loads(text)
-                except json.JSONDecodeError:
-                    yield None
+    for _, text in utf8_lines(path):
+        try:
+            yield json.loads(text)
+        except json.JSONDecodeError:
+            yield None
 
 
 # ---------------------------------------------------------------- steps

@@ -29,6 +29,34 @@ class DataRecordError(ValueError):
         self.path, self.line, self.reason = path, line, reason
 
 
+def numbered_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of a text file with their numbers, undecoded: ``decode_utf8`` turns
+    each into text, so that a byte that is not UTF-8 is reported with its file and line."""
+    with open(path, "rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            if raw.strip():
+                yield number, raw
+
+
+def decode_utf8(path: str | Path, raw: bytes, first_line: int = 1) -> str:
+    """Text read from ``path`` (a line, or the whole file) as UTF-8; anything else raises
+    ``DataRecordError`` naming the file and the line of the first bad byte (text mode would
+    name neither)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = first_line + raw.count(b"\n", 0, error.start)
+        column = error.start - raw.rfind(b"\n", 0, error.start)
+        reason = f"not UTF-8 text (byte {raw[error.start]:#04x} at column {column})"
+        raise DataRecordError(Path(path), line, reason) from error
+
+
+def utf8_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of a UTF-8 text file as ``(number, text)``."""
+    for number, raw in numbered_lines(path):
+        yield number, decode_utf8(path, raw, number)
+
+
 class SampleSource(ABC):
     """An iterable of samples; ``skipped`` counts records left out under ``on_error="skip"``."""
 
@@ -80,16 +108,13 @@ class JsonlSource(SampleSource, ABC):
         if not self.path.is_file():
             raise FileNotFoundError(f"data file not found: {self.path}")
         self.skipped = 0
-        with self.path.open(encoding="utf-8") as lines:
-            for number, text in enumerate(lines, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    yield self.parse_line(text, number)
-                except DataRecordError:
-                    if self.on_error == "raise":
-                        raise
-                    self.skipped += 1
+        for number, raw in numbered_lines(self.path):
+            try:
+                yield self.parse_line(decode_utf8(self.path, raw, number), number)
+            except DataRecordError:
+                if self.on_error == "raise":
+                    raise
+                self.skipped += 1
         if self.skipped:
             log.warning("%s: skipped %d malformed records", self.path, self.skipped)
 

@@ -55,6 +55,7 @@ from datamodules.sources import (
     OnError,
     SampleFile,
     SampleSource,
+    utf8_lines,
 )
 
 log = logging.getLogger(__name__)
@@ -156,10 +157,8 @@ def _read_files(paths: list[str]) -> Iterator[dict[str, Any]]:
             for number, row in enumerate(pq.read_table(path).to_pylist(), start=1):
                 yield {"source": path, "line": number, "text": json.dumps(row)}
             continue
-        with open(path, encoding="utf-8") as lines:
-            for number, text in enumerate(lines, start=1):
-                if text.strip():
-                    yield {"source": path, "line": number, "text": text}
+        for number, text in utf8_lines(path):
+            yield {"source": path, "line": number, "text": text}
 
 
 def _hub_record(row: dict[str, Any], index: int, source: str) -> dict[str, Any]:

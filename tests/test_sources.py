@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from datamodules.sources import DataRecordError, LCETrajectories, SampleFile
+from datamodules.sources import DataRecordError, LCETrajectories, SampleFile, decode_utf8
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:
@@ -45,6 +45,18 @@ def test_malformed_record_names_file_and_line(tmp_path: Path, bad: str, reason: 
         list(SampleFile(path))
     assert error.value.line == 3 and error.value.path == path
     assert str(error.value).startswith(f"{path}:3:")
+
+
+def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(GOOD.encode() + b"\n" + GOOD.replace("two", "caf\xe9").encode("latin-1"))
+    with pytest.raises(DataRecordError, match=r"not UTF-8 text \(byte 0xe9 at column \d+\)"):
+        list(SampleFile(path))
+    source = SampleFile(path, on_error="skip")
+    assert len(list(source)) == 1 and source.skipped == 1
+    with pytest.raises(DataRecordError) as error:
+        decode_utf8(path, path.read_bytes())
+    assert str(error.value).startswith(f"{path}:2: not UTF-8")
 
 
 def test_skip_mode_counts_what_it_leaves_out(tmp_path: Path) -> None:

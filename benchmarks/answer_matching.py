@@ -3,7 +3,9 @@
 Run from the repository root: ``python benchmarks/answer_matching.py``. Both are timed side by
 side in one run on the 1319 GSM8K test golds against formatted predictions (right and wrong),
 then on MATH answers that need algebra, and the matcher's worst case is measured on adversarial
-answers. Results go to ``benchmarks/results/answer_matching.md``.
+answers. The labelled free-form responses of ``tests/test_answers_classes.py`` are graded end to
+end by both (``extract_text_answer`` + matcher, and math-verify's own ``parse`` of the whole
+response), class by class. Results go to ``benchmarks/results/answer_matching.md``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from datamodules.benchmarks import load_benchmark  # noqa: E402
-from metrics.answers import AnswerMatcher  # noqa: E402
+from metrics.answers import AnswerMatcher, extract_text_answer  # noqa: E402
 from metrics.normalize import clean  # noqa: E402
 from metrics.normalize import to_number as _to_number  # noqa: E402
 
@@ -100,6 +102,28 @@ def math_verify_check(wrap: bool) -> Callable[[str, str], bool]:
     return lambda prediction, gold: verify(parse(gold), parse(prediction))
 
 
+def free_form(matcher: AnswerMatcher) -> list[str]:
+    """Table rows: per class of labelled responses, the share each grader gets right."""
+    from math_verify import parse, verify
+
+    from tests.test_answers_classes import CLASSES
+
+    rows = []
+    for name, cases in CLASSES.items():
+        ours = sum(
+            matcher(extract_text_answer(response), gold).correct == correct
+            for response, gold, correct in cases
+        )
+        theirs = sum(
+            verify(parse(f"${gold}$"), parse(response)) == correct
+            for response, gold, correct in cases
+        )
+        rows.append(
+            f"| {name} | {len(cases)} | {ours / len(cases):.0%} | {theirs / len(cases):.0%} |"
+        )
+    return rows
+
+
 def worst_case(matcher: AnswerMatcher) -> list[tuple[str, float, float, str]]:
     """Per adversarial answer: seconds as prediction, as gold, and the verdicts' reasons."""
     rows = []
@@ -152,6 +176,8 @@ def main() -> None:
             cells.append(f"{len(pairs) / seconds:,.0f} pairs/s, {agree / len(pairs):.1%} agree")
         table.append(f"| {label} | {len(pairs)} | " + " | ".join(cells) + " |")
         print(table[-1], flush=True)
+    classes = free_form(matcher)
+    print("\n".join(classes), flush=True)
     worst = worst_case(matcher)
     for row in worst:
         print(row, flush=True)
@@ -175,6 +201,19 @@ def main() -> None:
         "| pairs | count | AnswerMatcher | math_verify | math_verify, `$...$` |",
         "|---|---|---|---|---|",
         *table,
+        "",
+        "## Free-form responses, class by class",
+        "",
+        "The labelled cases of `tests/test_answers_classes.py` (real MATH golds where marked): "
+        "share of verdicts equal to the label, for `extract_text_answer` + `AnswerMatcher()` "
+        "and for math-verify grading the whole response itself "
+        '(`verify(parse(f"${gold}$"), parse(response))`, default extraction). The labels '
+        "follow the rules of `docs/grading.md`, so the first column is 100% by construction "
+        "(the tests assert it); the second shows where math-verify's own reading differs.",
+        "",
+        "| class | cases | extract_text_answer + AnswerMatcher | math_verify parse + verify |",
+        "|---|---|---|---|",
+        *classes,
         "",
         "## Worst case on adversarial answers (timeout 3 s)",
         "",

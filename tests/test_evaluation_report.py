@@ -57,7 +57,7 @@ def test_benchmark_recipe_writes_table_and_records(tmp_path: Path) -> None:
             *overrides,
             "--data.test.init_args.path",
             str(SHARED_DATA / "benchmarks"),
-            "--trainer.logger.init_args.save_dir",
+            "--trainer.default_root_dir",
             str(tmp_path),
         ]
     )

@@ -6,8 +6,11 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from datamodules.formats import HTLFormat
 from datamodules.tokenizer import add_format_tokens, load_pretrained_tokenizer
 from lightning_modules.models import LoraOptions, add_lora, build_causal_lm
+from lightning_modules.options import NetworkOptions
+from lightning_modules.sft import SFTModule
 from pretrained import gguf
 from pretrained.location import pretrained_location
 from tests.conftest import small_corpus_tokenizer
@@ -100,3 +103,14 @@ def test_gguf_files_load_through_the_cached_folder(tmp_path, monkeypatch, pretra
     model, _ = build_causal_lm(str(gguf_file), None, tokenizer)
     assert converted == [str(gguf_file), str(gguf_file)]
     assert model.get_input_embeddings().weight.shape[0] == len(tokenizer)
+
+
+def test_a_pretrained_model_trains_in_train_mode(pretrained_folder) -> None:
+    """from_pretrained hands back eval mode; a fit must start with dropout where there is any."""
+    tokenizer = load_pretrained_tokenizer(str(pretrained_folder))
+    format = HTLFormat()
+    add_format_tokens(tokenizer, format.special_tokens)
+    loaded, _ = build_causal_lm(str(pretrained_folder), None, tokenizer)
+    assert not loaded.training  # what transformers gives
+    module = SFTModule(tokenizer, format, NetworkOptions(pretrained=str(pretrained_folder)))
+    assert all(submodule.training for submodule in module.model.modules())

@@ -48,8 +48,6 @@ def test_ppo_recipe_fits_two_steps_and_logs_what_ppo_needs(tmp_path: Path) -> No
             *settings,
             "--trainer.default_root_dir",
             str(tmp_path),
-            "--trainer.logger.init_args.save_dir",
-            str(tmp_path),
         ]
     )
     assert cli.trainer.global_step == 2  # one rollout batch of 8: 2 minibatches of 4

@@ -254,7 +254,7 @@ def test_ppo_trains_sharded_with_its_reference_and_value_head(tmp_path: Path) ->
         "--trainer.val_check_interval=1",  # ... then validation and a checkpoint
         "--trainer.num_sanity_val_steps=0",
         "--trainer.limit_val_batches=1",
-        f"--trainer.logger.init_args.save_dir={tmp_path}",
+        f"--trainer.default_root_dir={tmp_path}",
     )
     finish([start([sys.executable, *command])])
     shards = sorted(path.name for path in tmp_path.glob("version_0/checkpoints/last.ckpt/*.distcp"))

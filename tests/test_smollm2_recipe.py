@@ -84,7 +84,6 @@ def test_one_lora_step_on_gsm8k_from_the_gguf(tmp_path: Path) -> None:
         "--trainer.max_time": "null",
         "--trainer.limit_val_batches": "0",
         "--trainer.default_root_dir": str(tmp_path),
-        "--trainer.logger.init_args.save_dir": str(tmp_path),
         "--data.train.init_args.path": str(gsm8k / "train.jsonl"),
         "--data.train.init_args.limit": "2",
         "--data.val.init_args.path": str(gsm8k),

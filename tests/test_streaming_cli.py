@@ -43,8 +43,6 @@ def test_streaming_recipe_trains_a_tiny_model_on_packed_rows(tmp_path: Path) -> 
             "1",
             "--trainer.default_root_dir",
             str(tmp_path),
-            "--trainer.logger.init_args.save_dir",
-            str(tmp_path),
             "--model.init_args.network.model_config.num_hidden_layers",
             "1",
             "--data.vocab_size",

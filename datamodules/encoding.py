@@ -35,13 +35,32 @@ class EncodedSequence:
         )
 
 
-def fit_length(
-    sequence: EncodedSequence, max_length: int, overlong: Overlong
-) -> EncodedSequence | None:
-    """The sequence under the overlong policy: kept, cut to ``max_length``, or dropped (None)."""
-    if len(sequence) <= max_length:
-        return sequence
-    return None if overlong == "drop" else sequence.truncated(max_length)
+@dataclass
+class LengthLimit:
+    """The overlong policy of both training-data paths (map-style and streaming): a sequence
+    longer than ``max_length`` is dropped or truncated, and counted either way.
+
+    Each dataloader worker of a stream counts its own sequences (and logs them when done)."""
+
+    max_length: int
+    overlong: Overlong = "drop"
+    dropped: int = 0
+    truncated: int = 0
+
+    def fit(self, sequence: EncodedSequence) -> EncodedSequence | None:
+        """The sequence kept, cut to ``max_length``, or dropped (None)."""
+        if len(sequence) <= self.max_length:
+            return sequence
+        if self.overlong == "drop":
+            self.dropped += 1
+            return None
+        self.truncated += 1
+        return sequence.truncated(self.max_length)
+
+    def stats(self) -> dict[str, int]:
+        """The non-zero counts, under the names the datamodule logs (``data/train/...``)."""
+        counts = {"dropped_overlong": self.dropped, "truncated_overlong": self.truncated}
+        return {f"train/{name}": count for name, count in counts.items() if count}
 
 
 def encode_spans(

@@ -38,9 +38,7 @@ class PromptDataModule(SFTDataModule):
             super().setup(stage)
             return
         self.val_examples = self._eval_examples(self.val_source)
-        held_out = {example.sample.question for example in self.val_examples}
-        kept = [sample for sample in self.train_samples if sample.question not in held_out]
-        self.stats["train/removed_held_out_overlap"] = len(self.train_samples) - len(kept)
+        kept = self._training_samples()
         self.stats["train/skipped_records"] = self.train_source.skipped
         unanswered = [sample.id for sample in kept if not sample.answer.strip()]
         if unanswered:

@@ -15,11 +15,11 @@ from transformers import PreTrainedTokenizerBase
 
 from datamodules.encoding import (
     EncodedSequence,
+    LengthLimit,
     Overlong,
     collate_prompts,
     collate_training,
     encode_many,
-    fit_length,
 )
 from datamodules.formats import HTLFormat, SolutionFormat
 from datamodules.packing import (
@@ -148,13 +148,10 @@ class SFTDataModule(L.LightningDataModule):
     def setup(self, stage: str) -> None:
         if stage == "fit":
             self.val_examples = self._eval_examples(self.val_source)
-            held_out = {example.sample.question for example in self.val_examples}
             if isinstance(self.train_source, SampleStream):
-                self.train_stream = self._training_stream(self.train_source, frozenset(held_out))
+                self.train_stream = self._training_stream(self.train_source)
                 return
-            kept = [sample for sample in self.train_samples if sample.question not in held_out]
-            self.stats["train/removed_held_out_overlap"] = len(self.train_samples) - len(kept)
-            self.train_sequences = self._training_sequences(kept)
+            self.train_sequences = self._training_sequences(self._training_samples())
             self.train_rows: list[PackedRow] = (
                 pack_sequences(self.train_sequences, self.max_length) if self.packing else []
             )
@@ -167,16 +164,18 @@ class SFTDataModule(L.LightningDataModule):
         elif stage == "predict":
             self.predict_examples = self._eval_examples(self.predict_source)
 
-    def _fits(self, sequence: EncodedSequence) -> EncodedSequence | None:
-        """Applies the overlong policy, counting what it does."""
-        if len(sequence) > self.max_length:
-            key = (
-                "train/dropped_overlong" if self.overlong == "drop" else "train/truncated_overlong"
-            )
-            self.stats[key] = self.stats.get(key, 0) + 1
-        return fit_length(sequence, self.max_length, self.overlong)
+    def _held_out_questions(self) -> frozenset[str]:
+        """Questions of the validation problems: training never sees them, in either path."""
+        return frozenset(example.sample.question for example in self.val_examples)
 
-    def _training_stream(self, stream: SampleStream, held_out: frozenset[str]) -> TrainingStream:
+    def _training_samples(self) -> list[Sample]:
+        """The training samples without the held-out questions (counted when any collide)."""
+        held_out = self._held_out_questions()
+        kept = [sample for sample in self.train_samples if sample.question not in held_out]
+        self.stats["train/removed_held_out_overlap"] = len(self.train_samples) - len(kept)
+        return kept
+
+    def _training_stream(self, stream: SampleStream) -> TrainingStream:
         rank, world_size = self._rank_and_world_size()
         return TrainingStream(
             stream.records(rank, world_size),
@@ -184,8 +183,8 @@ class SFTDataModule(L.LightningDataModule):
             self.format,
             self.tokenizer,
             Batching(self.batch_size, self.max_length, self.packing, self.group_by_length),
-            self.overlong,
-            held_out,
+            LengthLimit(self.max_length, self.overlong),
+            self._held_out_questions(),
             StreamProgress(num_workers=max(1, self.num_workers)),
             stream.seed,
         )
@@ -196,7 +195,9 @@ class SFTDataModule(L.LightningDataModule):
 
     def _training_sequences(self, samples: Sequence[Sample]) -> list[EncodedSequence]:
         renderings = [spans for sample in samples for spans in self.format.render(sample)]
-        fitted = (self._fits(sequence) for sequence in encode_many(renderings, self.tokenizer))
+        limit = LengthLimit(self.max_length, self.overlong)
+        fitted = [limit.fit(sequence) for sequence in encode_many(renderings, self.tokenizer)]
+        self.stats |= limit.stats()
         return [sequence for sequence in fitted if sequence is not None]
 
     def _eval_examples(self, source: SampleSource) -> list[EvalExample]:

@@ -35,10 +35,9 @@ from transformers import PreTrainedTokenizerBase
 
 from datamodules.encoding import (
     EncodedSequence,
-    Overlong,
+    LengthLimit,
     collate_training,
     encode_many,
-    fit_length,
 )
 from datamodules.formats import SolutionFormat
 from datamodules.packing import (
@@ -284,7 +283,8 @@ class TrainingStream(TorchIterableDataset):
 
     Each worker takes its own part of ``records`` and resumes from its cursor in ``progress``
     (read when the dataloader starts its workers). Records whose question is held out are left
-    out, as in the map-style datamodule.
+    out, and overlong sequences dropped or cut and counted (``limit``), as in the map-style
+    datamodule.
     """
 
     def __init__(
@@ -294,13 +294,13 @@ class TrainingStream(TorchIterableDataset):
         format: SolutionFormat,
         tokenizer: PreTrainedTokenizerBase,
         batching: Batching,
-        overlong: Overlong,
+        limit: LengthLimit,
         held_out: frozenset[str],
         progress: StreamProgress,
         seed: int = 0,
     ) -> None:
         self.records, self.parser, self.format, self.tokenizer = records, parser, format, tokenizer
-        self.batching, self.overlong, self.held_out = batching, overlong, held_out
+        self.batching, self.limit, self.held_out = batching, limit, held_out
         self.progress, self.seed = progress, seed
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -325,6 +325,8 @@ class TrainingStream(TorchIterableDataset):
             log.warning(
                 "stream worker %d skipped %d malformed records", worker, self.parser.skipped
             )
+        if self.limit.stats():  # the map-style path logs the same counts as data/train/...
+            log.warning("stream worker %d: %s", worker, self.limit.stats())
 
     def _batches(
         self, records: IterableDataset, epoch: int, worker: int, resume: Cursor
@@ -358,7 +360,7 @@ class TrainingStream(TorchIterableDataset):
                 offset = offsets[number] = offsets.get(number, -1) + 1
                 if number == start_record and offset < start_offset:
                     continue
-                fitted = fit_length(sequence, self.batching.max_length, self.overlong)
+                fitted = self.limit.fit(sequence)
                 if fitted is not None:
                     yield (number, offset), fitted
 

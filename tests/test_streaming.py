@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from torch.utils.data import DataLoader
 
-from datamodules.encoding import encode_many
+from datamodules.encoding import LengthLimit, encode_many
 from datamodules.formats import HTLFormat
 from datamodules.sample import Sample
 from datamodules.sources import DataRecordError
@@ -70,6 +70,7 @@ def stream(
     world_size: int = 1,
     workers: int = 2,
     progress: StreamProgress | None = None,
+    max_length: int = MAX_LENGTH,
     **batching: bool,
 ) -> TrainingStream:
     source = SampleStream(files=pattern, shuffle_buffer=16, seed=7)
@@ -78,8 +79,8 @@ def stream(
         source.parser(),
         FORMAT,
         tokenizer,
-        Batching(batch_size=4, max_length=MAX_LENGTH, **batching),
-        "drop",
+        Batching(batch_size=4, max_length=max_length, **batching),
+        LengthLimit(max_length, "drop"),
         frozenset(),
         progress or StreamProgress(num_workers=max(1, workers)),
         seed=7,
@@ -192,3 +193,14 @@ def test_stream_arguments_are_checked(tmp_path: Path) -> None:
         SampleStream()
     with pytest.raises(ValueError, match="record_type"):
         SampleStream(files=str(tmp_path), record_type="csv")
+
+
+def test_the_stream_counts_overlong_sequences_like_the_map_path(
+    tmp_path: Path, samples: list[Sample], tokenizer
+) -> None:
+    data = stream(write_shards(tmp_path, samples, 1), tokenizer, workers=0, max_length=120)
+    kept = sum(sum(1 for _ in rows_of(batch)) for batch in loader(data, workers=0))
+    renderings = [spans for sample in samples for spans in FORMAT.render(sample)]
+    too_long = sum(len(s) > 120 for s in encode_many(renderings, tokenizer))
+    assert too_long > 0 and data.limit.stats() == {"train/dropped_overlong": too_long}
+    assert kept == len(renderings) - too_long

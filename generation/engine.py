@@ -27,6 +27,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
+from checks import require_at_least
 from datamodules.formats import SolutionFormat
 from generation.batch import ActiveBatch
 from generation.distributed import any_rank, idle_round, ranks_must_sync
@@ -73,12 +74,10 @@ class GenerationOptions:
     max_forcings: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("max_new_tokens", "num_samples", "max_output_chars"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"generation.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("top_k", "max_blocks", "max_forcings"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"generation.{name} must be >= 0, got {getattr(self, name)}")
+        require_at_least(
+            self, 1, ("max_new_tokens", "num_samples", "max_output_chars"), "generation"
+        )
+        require_at_least(self, 0, ("top_k", "max_blocks", "max_forcings"), "generation")
         if self.temperature <= 0:
             raise ValueError(f"generation.temperature must be > 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from checks import require_at_least
 from rl.kl import KLEstimator
 
 Advantage = Literal["gae", "grpo", "rloo"]
@@ -64,10 +65,9 @@ class PPOOptions:
             raise ValueError(f"advantage must be one of {ADVANTAGES}, got {self.advantage!r}")
         if self.kl_estimator not in ("k1", "k3"):
             raise ValueError(f"kl_estimator must be 'k1' or 'k3', got {self.kl_estimator!r}")
-        for name in ("epochs", "minibatch_size", "micro_batch_size", "kl_horizon"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+        require_at_least(
+            self, 1, ("epochs", "minibatch_size", "micro_batch_size", "kl_horizon"), "ppo"
+        )
         if self.clip_range <= 0.0 or self.clip_range_value <= 0.0:
             raise ValueError("clip_range and clip_range_value must be positive")
         if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.lam <= 1.0):

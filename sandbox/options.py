@@ -6,6 +6,8 @@ import json
 import os
 from dataclasses import asdict, dataclass, fields
 
+from checks import require_at_least
+
 
 @dataclass
 class SandboxOptions:
@@ -54,21 +56,11 @@ class SandboxOptions:
     namespaces: bool = True
 
     def __post_init__(self) -> None:
-        if self.workers is not None and self.workers < 1:
-            raise ValueError(f"workers must be >= 1 or None, got {self.workers}")
         for name in ("wall_time_s", "cpu_time_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in (
-            "memory_mb",
-            "max_output_bytes",
-            "max_processes",
-            "max_open_files",
-            "disk_mb",
-            "reuse_max_programs",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        counts = ("workers", "memory_mb", "max_output_bytes", "max_processes", "max_open_files")
+        require_at_least(self, 1, (*counts, "disk_mb", "reuse_max_programs"), "sandbox")
         if self.max_open_files < 16:
             raise ValueError("max_open_files below 16 leaves the interpreter unable to import")
 

@@ -23,6 +23,8 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.wire import read_exactly
+
 WORKER = Path(__file__).with_name("symbolic_worker.py")
 STARTUP_TIMEOUT_S = 60.0
 # Slack on top of the comparison timeout for the supervisor to notice it, kill and reply.
@@ -93,24 +95,11 @@ class _Helper:
         return True
 
     def _read(self, deadline: float) -> dict | None:
-        header = self._read_exactly(_HEADER.size, deadline)
+        header = read_exactly(self._in, _HEADER.size, deadline)
         if header is None:
             return None
-        body = self._read_exactly(_HEADER.unpack(header)[0], deadline)
+        body = read_exactly(self._in, _HEADER.unpack(header)[0], deadline)
         return None if body is None else json.loads(body)
-
-    def _read_exactly(self, size: int, deadline: float) -> bytes | None:
-        chunks: list[bytes] = []
-        while size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self._in], [], [], remaining)[0]:
-                return None
-            chunk = os.read(self._in, size)
-            if not chunk:
-                return None
-            chunks.append(chunk)
-            size -= len(chunk)
-        return b"".join(chunks)
 
 
 def _stop(process: subprocess.Popen, owner_pid: int) -> None:

@@ -32,8 +32,13 @@ from pathlib import Path
 # shadow one that sympy imports: drop it before importing them.
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     del sys.path[0]
+# The project itself goes last, after every installed package, for the one helper shared with
+# the sandbox (reading exactly n bytes of a frame).
+sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 from math_verify import LatexExtractionConfig, parse, verify
+
+from sandbox.wire import read_exactly
 
 _HEADER = struct.Struct(">I")
 # Address-space cap for the judge: a runaway big-integer power fails with MemoryError instead of
@@ -53,10 +58,10 @@ WARM_UP = (
 
 def read_frame(fd: int) -> dict | None:
     """Read one frame; None on end of file."""
-    header = _read_exactly(fd, _HEADER.size)
+    header = read_exactly(fd, _HEADER.size)
     if header is None:
         return None
-    body = _read_exactly(fd, _HEADER.unpack(header)[0])
+    body = read_exactly(fd, _HEADER.unpack(header)[0])
     return None if body is None else json.loads(body)
 
 
@@ -65,17 +70,6 @@ def write_frame(fd: int, message: dict) -> None:
     data = _HEADER.pack(len(body)) + body
     while data:
         data = data[os.write(fd, data) :]
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    chunks, remaining = [], size
-    while remaining:
-        chunk = os.read(fd, min(remaining, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
 
 
 _PYTHON_NAMES = re.compile(r"\b(pi|oo|sqrt)\b")

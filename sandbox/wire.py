@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import struct
+import time
 
 FRAME = struct.Struct(">I")
 RECORD = struct.Struct(">IB")
@@ -95,10 +97,16 @@ class RecordReader:
         return records
 
 
-def _read_exact(fd: int, size: int) -> bytes | None:
+def read_exactly(fd: int, size: int, deadline: float | None = None) -> bytes | None:
+    """Exactly ``size`` bytes from a blocking pipe or socket; None at end of stream, or once
+    ``deadline`` (``time.monotonic()``) passes without the rest arriving."""
     chunks = []
     while size:
-        chunk = os.read(fd, size)
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                return None
+        chunk = os.read(fd, min(size, 1 << 20))
         if not chunk:
             return None
         chunks.append(chunk)
@@ -108,11 +116,11 @@ def _read_exact(fd: int, size: int) -> bytes | None:
 
 def read_record(fd: int) -> tuple[int, bytes] | None:
     """Blocking read of exactly one record (child side); None at end of stream."""
-    header = _read_exact(fd, RECORD.size)
+    header = read_exactly(fd, RECORD.size)
     if header is None:
         return None
     size, tag = RECORD.unpack(header)
-    payload = _read_exact(fd, size)
+    payload = read_exactly(fd, size)
     return None if payload is None else (tag, payload)
 
 

@@ -196,6 +196,11 @@ class Cursor(NamedTuple):
     batches: int
     final: bool  # the worker's last batch of the epoch
 
+    @property
+    def position(self) -> tuple[int, int, int]:
+        """How far into the epoch: later batches compare greater."""
+        return self.record, self.offset, self.batches
+
 
 @dataclass
 class StreamProgress:
@@ -217,11 +222,11 @@ class StreamProgress:
         if cursor.epoch > self.epoch:
             self.epoch, self.cursors = cursor.epoch, {}
         last = self.cursors.get(cursor.worker)
-        if cursor.epoch < self.epoch or (last is not None and cursor[2:5] <= last[2:5]):
+        if cursor.epoch < self.epoch or (last is not None and cursor.position <= last.position):
             raise RuntimeError(
                 f"worker {cursor.worker} of the training stream is back at epoch {cursor.epoch}, "
-                f"position {tuple(cursor[2:5])} (last trained: epoch {self.epoch}, "
-                f"{tuple(last[2:5]) if last else 'none'}): the stream started "
+                f"position {cursor.position} (last trained: epoch {self.epoch}, "
+                f"{last.position if last else 'none'}): the stream started "
                 "before the checkpoint's position was loaded (strategies that restore checkpoints "
                 "after setup, e.g. FSDP, cannot resume a stream mid-epoch)"
             )
@@ -241,7 +246,8 @@ class StreamProgress:
                 f"{state['num_workers']}; resume with the same number (now {self.num_workers})"
             )
         self.epoch = state["epoch"]
-        self.cursors = {cursor[1]: Cursor(*cursor) for cursor in state["cursors"]}
+        cursors = [Cursor(*fields) for fields in state["cursors"]]
+        self.cursors = {cursor.worker: cursor for cursor in cursors}
 
 
 @dataclass(frozen=True)

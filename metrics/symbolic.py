@@ -34,7 +34,9 @@ _local = threading.local()
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Equivalence:
+    """Whether two answers are symbolically equal, as the helper judged within the timeout."""
+
     equal: bool
     timed_out: bool
     detail: str
@@ -129,13 +131,13 @@ def warm_up() -> None:
     _helper()
 
 
-def symbolic_equal(gold: str, pred: str, timeout_s: float) -> Verdict:
+def symbolic_equal(gold: str, pred: str, timeout_s: float) -> Equivalence:
     """Whether math_verify finds ``pred`` equivalent to ``gold``, within ``timeout_s`` seconds."""
     helper = _helper()
     reply = helper.ask(gold, pred, timeout_s)
     if reply is None:  # the supervisor itself is stuck or gone: start afresh next time
         helper.close()
-        return Verdict(equal=False, timed_out=True, detail="helper unresponsive")
+        return Equivalence(equal=False, timed_out=True, detail="helper unresponsive")
     if reply["status"] == "timeout":
-        return Verdict(equal=False, timed_out=True, detail="timeout")
-    return Verdict(equal=bool(reply["equal"]), timed_out=False, detail=reply["detail"])
+        return Equivalence(equal=False, timed_out=True, detail="timeout")
+    return Equivalence(equal=bool(reply["equal"]), timed_out=False, detail=reply["detail"])

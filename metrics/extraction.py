@@ -231,6 +231,8 @@ def _concluded_value(answer: str) -> str:
     Only a sentence with words is reduced: to what follows its last "is" / "are" / "equals",
     else to its last inline math; an answer in words ("odd", "Evelyn") stays as written.
     """
+    if len(answer) > _MAX_ANSWER_SPAN:  # not an answer; and keeps the patterns linear
+        return answer
     if not _has_prose(answer) and not re.search("[A-Za-z]", _INLINE_MATH.sub("", answer)):
         return answer
     copula = _last(_COPULA, answer)

@@ -100,6 +100,12 @@ ADVERSARIAL_TEXTS = {
     "unicode digits": "٣" * MEGABYTE,
     "nested text": "\\text{" * (MEGABYTE // 12) + "}" * (MEGABYTE // 12),
     "dots": "." * MEGABYTE + "x",
+    "answer then open inline math": "The answer is " + "\\(" * (MEGABYTE // 2),
+    "answer then an unclosed matrix": "Answer: \\begin{pmatrix}" + "1 & " * (MEGABYTE // 4),
+    "cases ends": "\\end{cases}" * (MEGABYTE // 11),
+    "relations": "x < " * (MEGABYTE // 4) + "5",
+    "adjacent boxes": "\\boxed{1} and " * (MEGABYTE // 14),
+    "next-turn markers": "<|im_end|>" * (MEGABYTE // 10),
 }
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sandbox import execute
 from sandbox.confine import CTL_FD, close_cpu_limit, confine, rearm_cpu_limit
-from sandbox.wire import KINDS, MODES, SETUP_FAILED, read_record, record, write_all
+from sandbox.wire import KINDS, SETUP_FAILED, Mode, read_record, record, write_all
 
 if TYPE_CHECKING:
     from typing import NoReturn
@@ -95,7 +95,7 @@ def _run_worker(code: str | None, workdir: str, cpu_s: float) -> None:
         code = _next_code()
 
 
-_BODIES = {"oneshot": _run_oneshot, "session": _run_session, "worker": _run_worker}
+_BODIES = {Mode.ONESHOT: _run_oneshot, Mode.SESSION: _run_session, Mode.WORKER: _run_worker}
 
 
 def main(spec: dict, uid: int | None, workdir: str, fds: list[int]) -> NoReturn:
@@ -114,7 +114,7 @@ def main(spec: dict, uid: int | None, workdir: str, fds: list[int]) -> NoReturn:
         if message is not None:
             tag, payload = message
             code = payload.decode(errors="surrogatepass")
-            _BODIES[MODES[tag]](code, workdir, spec["limits"]["cpu_time_s"])
+            _BODIES[Mode(tag)](code, workdir, spec["limits"]["cpu_time_s"])
         exit_code = 0
     except BaseException:
         with contextlib.suppress(BaseException):

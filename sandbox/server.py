@@ -10,6 +10,7 @@ pidfd. The server exits, killing everything, when the trainer's end of its socke
 from __future__ import annotations
 
 import contextlib
+import enum
 import itertools
 import os
 import re
@@ -29,9 +30,9 @@ from sandbox.result import ExecutionResult, Outcome
 from sandbox.wire import (
     KINDS,
     MAX_CLIENT_FRAME,
-    MODES,
     SETUP_FAILED,
     FrameReader,
+    Mode,
     ProtocolError,
     RecordReader,
     encode,
@@ -57,6 +58,13 @@ _KILL_REASONS = {
 }
 
 
+class Preload(enum.Enum):
+    """The template a child forks from: the light modules only, or the heavy ones as well."""
+
+    LIGHT = "light"
+    HEAVY = "heavy"
+
+
 @dataclass
 class Job:
     id: int
@@ -70,13 +78,13 @@ class Proc:
     """One sandboxed process: forked ahead of need, then a program, a session or a worker."""
 
     token: int
-    heavy: bool
+    preload: Preload
     template: Template
     uid: int | None
     workdir: str
     out_fd: int
     control: Writer
-    mode: str | None = None
+    mode: Mode | None = None
     sid: int | None = None
     pid: int | None = None
     pidfd: int | None = None
@@ -101,8 +109,8 @@ class Server:
         self.queue: list[Job] = []
         self.procs: dict[int, Proc] = {}
         self.sessions: dict[int, Proc] = {}
-        self.spares: dict[bool, list[Proc]] = {False: [], True: []}
-        self.spare_target: dict[bool, int] = {False: 0, True: 0}
+        self.spares: dict[Preload, list[Proc]] = {preload: [] for preload in Preload}
+        self.spare_target: dict[Preload, int] = dict.fromkeys(Preload, 0)
         self.running = 0
         self.workers = config.worker_count
         self.child_nice = os.getpriority(os.PRIO_PROCESS, 0)
@@ -110,7 +118,7 @@ class Server:
             # Server and templates only coordinate; running them ahead of the sandboxed code
             # keeps them from being preempted mid-dispatch (children go back to this nice).
             os.setpriority(os.PRIO_PROCESS, 0, self.child_nice - 5)
-        self.templates: dict[bool, Template] = {}
+        self.templates: dict[Preload, Template] = {}
         self.tokens = itertools.count()
         self.uids_in_use: set[int] = set()
         self.next_uid = 0
@@ -156,8 +164,8 @@ class Server:
         elif op == "cancel":
             self._cancel(set(message["ids"]))
         elif op == "warm":
-            self.spare_target[False] = self.workers if self.config.isolate else 0
-            self.spare_target[self.heavy_pattern is not None] = self.workers
+            self.spare_target[Preload.LIGHT] = self.workers if self.config.isolate else 0
+            self.spare_target[self._sessions_preload()] = self.workers
 
     def _reply(self, job: Job, result: ExecutionResult) -> None:
         self._send({"op": "result", "id": job.id, **result.to_wire()})
@@ -177,20 +185,21 @@ class Server:
                 self._kill(proc, "cancelled")
 
     # ----------------------------------------------------------------- spawning
-    def _template(self, heavy: bool) -> Template:
-        template = self.templates.get(heavy)
+    def _template(self, preload: Preload) -> Template:
+        template = self.templates.get(preload)
         if template is None or not template.alive:
             spec = {
-                "modules": self.config.modules(heavy),
+                "modules": self.config.modules(heavy=preload is Preload.HEAVY),
                 "limits": self.limits,
                 "pid_ns": self.guarantees.pid_namespace,
                 "private_uid": self.guarantees.private_uid,
                 "read_only": self.guarantees.read_only_filesystem,
                 "nice": self.child_nice,
             }
-            name = "heavy" if heavy else "light"
-            template = Template(name, spec, self.loop, self._on_template, self._on_template_death)
-            self.templates[heavy] = template
+            template = Template(
+                preload.value, spec, self.loop, self._on_template, self._on_template_death
+            )
+            self.templates[preload] = template
         return template
 
     def _allocate_uid(self) -> int | None:
@@ -204,7 +213,7 @@ class Server:
                 return uid
         raise RuntimeError("every private uid of this server is in use")
 
-    def _spawn(self, heavy: bool) -> Proc:
+    def _spawn(self, preload: Preload) -> Proc:
         """Fork a confined child that waits for its first request (a spare)."""
         token = next(self.tokens)
         uid = self._allocate_uid()
@@ -214,9 +223,9 @@ class Server:
             os.chown(workdir, uid, uid)
         out_r, out_w = os.pipe()
         ours, theirs = socket.socketpair()
-        template = self._template(heavy)
+        template = self._template(preload)
         control = Writer(ours.detach(), self.loop)
-        proc = Proc(token, heavy, template, uid, workdir, out_r, control)
+        proc = Proc(token, preload, template, uid, workdir, out_r, control)
         self.procs[token] = proc
         os.set_blocking(out_r, False)
         self.loop.on_read(out_r, lambda: self._on_output(proc))
@@ -226,23 +235,28 @@ class Server:
         theirs.close()
         return proc
 
-    def _take(self, heavy: bool) -> Proc:
+    def _take(self, preload: Preload) -> Proc:
         """A spare child for new work; from now on keep ``workers`` spares of this kind."""
-        heavy = heavy and self.heavy_pattern is not None
-        self.spare_target[heavy] = self.workers
-        spares = self.spares[heavy]
-        return spares.pop(0) if spares else self._spawn(heavy)
+        if self.heavy_pattern is None:  # no heavy modules: one template serves everything
+            preload = Preload.LIGHT
+        self.spare_target[preload] = self.workers
+        spares = self.spares[preload]
+        return spares.pop(0) if spares else self._spawn(preload)
+
+    def _sessions_preload(self) -> Preload:
+        """Sessions and reuse-mode workers fork from the heavy template, when there is one."""
+        return Preload.HEAVY if self.heavy_pattern is not None else Preload.LIGHT
 
     def _refill(self) -> None:
-        for heavy, target in self.spare_target.items():
-            while len(self.spares[heavy]) < target:
-                self.spares[heavy].append(self._spawn(heavy))
+        for preload, target in self.spare_target.items():
+            while len(self.spares[preload]) < target:
+                self.spares[preload].append(self._spawn(preload))
 
     def _idle_worker(self) -> Proc | None:
-        workers = [p for p in self.procs.values() if p.mode == "worker" and p.killed_for is None]
+        workers = [p for p in self.procs.values() if p.mode is Mode.WORKER and p.killed_for is None]
         idle = next((p for p in workers if p.job is None), None)
         if idle is None and len(workers) < self.workers:
-            idle = self._take(heavy=True)
+            idle = self._take(Preload.HEAVY)
         return idle
 
     def _schedule(self) -> None:
@@ -251,21 +265,21 @@ class Server:
             job = self.queue[index]
             restarted = False
             if job.sid is not None:
-                mode = "session"
+                mode = Mode.SESSION
                 proc = self.sessions.get(job.sid)
                 if proc is not None and proc.job is not None:
                     index += 1
                     continue
                 if proc is None:
-                    proc = self._take(heavy=True)
+                    proc = self._take(Preload.HEAVY)
                     proc.sid = job.sid
                     self.sessions[job.sid] = proc
                     restarted = job.started
             elif self.config.isolate:
-                mode = "oneshot"
-                proc = self._take(self.heavy_pattern is not None and self._is_heavy(job.code))
+                mode = Mode.ONESHOT
+                proc = self._take(self._preload_for(job.code))
             else:
-                mode = "worker"
+                mode = Mode.WORKER
                 proc = self._idle_worker()
                 if proc is None:
                     break
@@ -273,16 +287,17 @@ class Server:
             self._assign(proc, job, mode, restarted)
         self._refill()
 
-    def _is_heavy(self, code: str) -> bool:
-        """Whether a program names a heavy module (it then runs from the heavy template)."""
-        return self.heavy_pattern.search(code) is not None
+    def _preload_for(self, code: str) -> Preload:
+        """A program that names a heavy module runs from the heavy template."""
+        heavy = self.heavy_pattern is not None and self.heavy_pattern.search(code) is not None
+        return Preload.HEAVY if heavy else Preload.LIGHT
 
-    def _assign(self, proc: Proc, job: Job, mode: str, restarted: bool) -> None:
+    def _assign(self, proc: Proc, job: Job, mode: Mode, restarted: bool) -> None:
         proc.mode = mode
         proc.job = job
         proc.restarted = restarted
         proc.output = OutputBuffer(self.config.max_output_bytes)
-        proc.control.write(record(MODES.index(mode), job.code.encode(errors="surrogatepass")))
+        proc.control.write(record(mode, job.code.encode(errors="surrogatepass")))
         self.running += 1
         if proc.pid is not None:
             proc.deadline = time.monotonic() + self.config.wall_time_s
@@ -332,11 +347,11 @@ class Server:
         outcome = _OUTCOMES[kind]
         self._finish(proc, outcome, error)
         proc.programs += 1
-        if proc.mode == "oneshot":
+        if proc.mode is Mode.ONESHOT:
             self._kill(proc, "done")
         elif outcome in (Outcome.TIMEOUT, Outcome.MEMORY):
             self._kill(proc, outcome.value)
-        elif proc.mode == "worker" and proc.programs >= self.config.reuse_max_programs:
+        elif proc.mode is Mode.WORKER and proc.programs >= self.config.reuse_max_programs:
             self._kill(proc, "retired")
 
     def _finish(self, proc: Proc, outcome: Outcome, error: str | None) -> None:
@@ -375,7 +390,7 @@ class Server:
         code = os.waitstatus_to_exitcode(status)
         if code == SETUP_FAILED:
             return Outcome.UNAVAILABLE, "sandbox setup failed in the child"
-        if proc.mode != "oneshot":
+        if proc.mode is not Mode.ONESHOT:
             return Outcome.KILLED, f"the process exited with status {code}"
         if code == 0:
             return Outcome.OK, ""
@@ -426,8 +441,8 @@ class Server:
         for fd in (proc.out_fd, proc.control.fd):
             self.loop.forget(fd)
             os.close(fd)
-        if proc in self.spares[proc.heavy]:
-            self.spares[proc.heavy].remove(proc)
+        if proc in self.spares[proc.preload]:
+            self.spares[proc.preload].remove(proc)
         if proc.pidfd is not None:
             os.close(proc.pidfd)
         if proc.uid is not None:
@@ -469,7 +484,7 @@ class Server:
 
     def serve(self) -> None:
         self._send({"op": "ready", "guarantees": self.guarantees.to_wire()})
-        self._template(heavy=False)
+        self._template(Preload.LIGHT)
         while not self.stopping:
             self._schedule()
             self.loop.poll(self._expire())

@@ -8,6 +8,7 @@ page faults in each fork; the trainer link carries richer messages and uses JSON
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import select
@@ -18,8 +19,16 @@ FRAME = struct.Struct(">I")
 RECORD = struct.Struct(">IB")
 MAX_CLIENT_FRAME = 256 << 20
 
-# Tags of the records between the server and a child.
-MODES = ("oneshot", "session", "worker")
+
+class Mode(enum.IntEnum):
+    """How a child runs the code the server sends it; the value is the record's tag."""
+
+    ONESHOT = 0  # one program, then the process ends
+    SESSION = 1  # blocks of one session, sharing their globals
+    WORKER = 2  # programs one after another with fresh globals (reuse mode)
+
+
+# Tags of the records between a child and the server.
 KINDS = ("ok", "error", "memory", "timeout")
 
 # Records between the server and a template (one per SOCK_SEQPACKET message).

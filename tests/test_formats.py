@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from datamodules.formats import HTLFormat, LCEFormat
 from datamodules.sample import Block, Sample
 from datamodules.sources import LCETrajectories
-from tests.conftest import SHARED_DATA
 
 SAMPLE = Sample(
     id="s1",
@@ -103,8 +104,8 @@ def test_lce_focus_extension_is_opt_in() -> None:
 
 
 @pytest.mark.parametrize("name", ["svamp", "simuleq"])
-def test_lce_reads_and_renders_every_real_trajectory(name: str) -> None:
-    source = LCETrajectories(SHARED_DATA / "trajectories" / f"mathcoder-cl-7b_{name}.jsonl")
+def test_lce_reads_and_renders_every_real_trajectory(name: str, shared_data: Path) -> None:
+    source = LCETrajectories(shared_data / "trajectories" / f"mathcoder-cl-7b_{name}.jsonl")
     samples = list(source)
     assert len(samples) == {"svamp": 1000, "simuleq": 514}[name]
     fmt = LCEFormat()

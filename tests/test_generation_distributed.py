@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from transformers import AutoTokenizer
 
 from datamodules.encoding import collate_prompts
 from datamodules.formats import LCEFormat
@@ -19,7 +20,6 @@ from datamodules.tokenizer import add_format_tokens
 from generation.engine import GenerationEngine, GenerationOptions
 from generation.scripted import ScriptedLogits
 from sandbox import SandboxOptions, SandboxPool
-from tests.conftest import small_corpus_tokenizer
 from tests.test_generation_rounds import tiny_llama
 
 SCRIPTS = [
@@ -28,10 +28,10 @@ SCRIPTS = [
 ]
 
 
-def rollout_on_rank(rank: int, port: int, results: Path) -> None:
+def rollout_on_rank(rank: int, port: int, results: Path, tokenizer_folder: Path) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
-    tokenizer = small_corpus_tokenizer()
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
     add_format_tokens(tokenizer, LCEFormat().special_tokens)
     model = tiny_llama(len(tokenizer))
     forwards = []
@@ -62,9 +62,10 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_ranks_take_the_same_forward_passes(tmp_path: Path) -> None:
+def test_ranks_take_the_same_forward_passes(tmp_path: Path, corpus_tokenizer) -> None:
     assert "THINKCODE_CACHE" in os.environ  # the spawned ranks share the test cache
-    mp.spawn(rollout_on_rank, args=(free_port(), tmp_path), nprocs=2)
+    corpus_tokenizer.save_pretrained(tmp_path / "tokenizer")  # the spawned ranks load it
+    mp.spawn(rollout_on_rank, args=(free_port(), tmp_path, tmp_path / "tokenizer"), nprocs=2)
     busy, idle = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert busy["forwards"] == idle["forwards"]
     assert [text.count("<|execution|>") for text in busy["texts"]] == [2, 2]

@@ -17,9 +17,7 @@ from datamodules.sample import Block, Sample
 from metrics.extraction import extract_text_answer
 from metrics.verified_gsm8k import VerifiedGSM8KHTL, check_programs, printed_answer_matches
 from sandbox import SandboxOptions, SandboxPool
-from tests.conftest import SHARED_DATA
 
-GSM8K_TRAIN = SHARED_DATA / "benchmarks" / "gsm8k" / "train.jsonl"
 NATALIA = {
     "question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many "
     "clips in May. How many clips did Natalia sell altogether in April and May?",
@@ -261,10 +259,12 @@ def test_without_a_path_the_hub_copy_is_loaded(monkeypatch: pytest.MonkeyPatch) 
     assert [sample.id for sample in samples] == ["gsm8k-test-1"]
 
 
-def test_real_solutions_convert_and_their_programs_print_the_gold(pool: SandboxPool) -> None:
+def test_real_solutions_convert_and_their_programs_print_the_gold(
+    pool: SandboxPool, shared_data: Path
+) -> None:
     """The first 300 training problems: most convert, every converted program prints the gold
     in the sandbox, and its numbers are the reasoning's numbers."""
-    source = GSM8KHTL(str(GSM8K_TRAIN), limit=300)
+    source = GSM8KHTL(str(shared_data / "benchmarks" / "gsm8k" / "train.jsonl"), limit=300)
     samples = list(source)
     assert len(samples) >= 285, dict(source.failures)
     assert check_programs(samples, pool) == [None] * len(samples)

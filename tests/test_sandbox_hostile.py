@@ -19,6 +19,8 @@ from tests.test_sandbox_helpers import descendants, eventually, process_table, w
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WALL = 0.5
+# What a kill may take beyond the wall limit on a loaded machine (2 busy cores, other suites).
+SLACK = 3.0
 OK, ERROR, TIMEOUT = Outcome.OK, Outcome.ERROR, Outcome.TIMEOUT
 MEMORY, KILLED = Outcome.MEMORY, Outcome.KILLED
 PREFIX = "import os as _os\n_os.write(1, b'%d\\n' % _os.getuid())\n"
@@ -165,7 +167,7 @@ def test_hostile_program_is_contained(name, hostile_pool, listener):
     expected = with_namespaces if mode == "namespaces" else without
     assert result.outcome in (expected if isinstance(expected, tuple) else (expected,)), result
     assert error in (result.error or ""), result
-    assert elapsed < WALL + 1.0
+    assert elapsed < WALL + SLACK
     uid = int(result.output.split("\n", 1)[0])
     assert eventually(lambda: not with_uid(uid)), f"processes of uid {uid} survived"
     served = pool.run("print(6 * 7)")
@@ -220,5 +222,5 @@ def test_a_session_thread_that_prints_forever_does_not_stall_the_server(hostile_
         first = session.run(code)
         assert first.outcome is OK and first.output.startswith("started"), first
         assert session.run("print(6 * 7)").outcome is OK
-        assert time.monotonic() - start < 2 * WALL + 1.0
+        assert time.monotonic() - start < 2 * WALL + SLACK
     assert pool.run("print(1)").output == "1\n"

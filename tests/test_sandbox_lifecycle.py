@@ -143,6 +143,7 @@ TRAINER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL, signal.SIGTERM])
 def test_no_process_outlives_an_interrupted_or_killed_trainer(tmp_path, stop):
     script = tmp_path / "trainer.py"

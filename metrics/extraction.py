@@ -82,11 +82,11 @@ def extract_text_answer(text: str, fallback: bool = True) -> str | None:
     The text ends where a chat template's next turn starts. Rules, first that applies: the
     final boxes (:func:`final_boxed`); the last "answer is ..." / "Answer: ..." (a concluding
     sentence is reduced to its value, Minerva's "I hope it is correct." dropped); the last
-    ``#### ...``; the whole text when it is a short bare answer (``63, 21``, ``x = 5``: no
-    words). With ``fallback``, also: the last bold span that is a number; the last number
-    (``\\frac{9}{10}`` counts as one; one that closes a relation gives the relation). After a
-    ``cases`` environment, the lines that follow are read first: a system or a piecewise
-    definition is not the answer when a later line states one.
+    ``#### ...``; the whole text when it is a short bare value (``63, 21``, ``x = 5``,
+    ``5 cm``). These commit to an answer; with ``fallback``, also: the last bold span that is
+    a number; the last number (``\\frac{9}{10}`` counts as one; one that closes a relation
+    gives the relation). After a ``cases`` environment, the lines that follow are read first:
+    a system or a piecewise definition is not the answer when a later line states one.
     """
     if not text:
         return None
@@ -154,13 +154,15 @@ def _has_prose(text: str) -> bool:
 
 
 def _is_bare_answer(text: str) -> bool:
-    """A short text that is only a value: no words, or one number with its unit
-    ("10,000{dollars}", MathCoder's closing block)."""
+    """A short text that is only a value (MathCoder closes with one: "51", "10,000{dollars}")."""
     text = text.strip()
-    return (
-        len(text) <= _BARE_MAX_CHARS
-        and re.search("[0-9]", text) is not None
-        and (not _has_prose(text) or to_number(clean(text)) is not None)
+    return len(text) <= _BARE_MAX_CHARS and _is_value(text)
+
+
+def _is_value(text: str) -> bool:
+    """Whether a text with a digit is a value: no words, or one number with its unit."""
+    return re.search("[0-9]", text) is not None and (
+        not _has_prose(text) or to_number(clean(text)) is not None
     )
 
 
@@ -221,8 +223,7 @@ def _plain_statement(text: str) -> str | None:
     if not lines:
         return None
     value = _concluded_value(_first_sentence(lines[-1]))
-    plain = not _has_prose(value) or to_number(clean(value)) is not None
-    return value if plain and re.search("[0-9]", value) else None
+    return value if _is_value(value) else None
 
 
 def _concluded_value(answer: str) -> str:

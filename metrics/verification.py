@@ -30,8 +30,9 @@ class Verdict:
     """What one generation earned.
 
     ``correct`` is execution-verified accuracy: the final answer, i.e. what the program printed
-    (or, for formats that conclude in words after running code, that conclusion), or the answer
-    of the fallback stage named by ``stage``. ``text_correct`` and ``program_correct`` grade the
+    (for formats that conclude in words after running code, that conclusion when it commits to
+    an answer, and the words when no code ran), or the answer of the fallback stage named by
+    ``stage``. ``text_correct`` and ``program_correct`` grade the
     reasoning and the program of the first solution separately, whatever the cascade did.
     """
 

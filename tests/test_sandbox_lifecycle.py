@@ -152,8 +152,11 @@ def test_no_process_outlives_an_interrupted_or_killed_trainer(tmp_path, stop):
         [sys.executable, str(script)],
         stdout=subprocess.PIPE,
         text=True,
-        # As from a shell: an earlier test may leave SIGINT ignored in this process, children
-        # inherit that, and Python then installs no KeyboardInterrupt handler.
+        # As from an interactive shell. No test changes SIGINT (checked after every test, both
+        # Python's handler and the kernel's ignore and block masks), but a pytest that a
+        # non-interactive shell starts in the background (`cmd &`, as CI scripts and agents do)
+        # ignores SIGINT from its first instruction (POSIX), its children inherit that, and
+        # Python then installs no KeyboardInterrupt handler in the trainer.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:

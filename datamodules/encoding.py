@@ -84,9 +84,13 @@ def encode_many(
         else {}
     )
     eos, bos_id = tokenizer.eos_token_id, tokenizer.bos_token_id
-    bos = [bos_id] if add_bos and bos_id is not None else []
     encoded = []
     for spans in renderings:
+        # A text that already opens with BOS (a chat turn, where BOS is ``<|im_start|>``) has it.
+        opens = (
+            bool(spans) and tokenizer.bos_token and spans[0].text.startswith(tokenizer.bos_token)
+        )
+        bos = [bos_id] if add_bos and bos_id is not None and not opens else []
         ids, labels = list(bos), [IGNORE_INDEX] * len(bos)
         queries, keys = [False] * len(bos), [False] * len(bos)
         for span in spans:

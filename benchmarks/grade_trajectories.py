@@ -64,13 +64,14 @@ def rollout(dialogue: list[dict]) -> Rollout:
 
 
 def committed(dialogue: list[dict]) -> bool:
-    """Whether the text after the last code block commits to an answer (or there is no code)."""
+    """Whether a text block after the last code block commits to an answer (or no code ran),
+    which is when ``SolutionVerifier`` grades the words rather than the program."""
     roles = [block["role"] for block in dialogue]
     if "code" not in roles:
         return True
     last_code = len(roles) - 1 - roles[::-1].index("code")
-    words = "\n".join(b["content"] for b in dialogue[last_code + 1 :] if b["role"] == "text")
-    return not words or extract_text_answer(words, fallback=False) is not None
+    words = [b["content"] for b in dialogue[last_code + 1 :] if b["role"] == "text"]
+    return not words or any(extract_text_answer(text, fallback=False) for text in words)
 
 
 def grade(rows: list[dict], matcher: AnswerMatcher) -> tuple[list[Graded], float]:

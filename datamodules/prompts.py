@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from datamodules.encoding import collate_prompts, encode_many
-from datamodules.sample import Sample
+from datamodules.sample import Problems, Sample
 from datamodules.sft import SFTDataModule
 
 
@@ -68,8 +68,8 @@ class PromptDataModule(SFTDataModule):
 
 
 def collate_prompt_examples(examples: Sequence[PromptExample], pad_token_id: int) -> dict[str, Any]:
-    """Left-padded prompts (with the question tokens focus attention may hide) and the
-    problems' ids, datasets, questions and gold answers."""
+    """Left-padded prompts (with the question tokens focus attention may hide) and the problems
+    themselves (their gold answers feed the reward)."""
     prompts = collate_prompts([example.prompt_ids for example in examples], pad_token_id)
     length = prompts["input_ids"].shape[1]
     focus_keys = torch.zeros((len(examples), length), dtype=torch.bool)
@@ -79,8 +79,5 @@ def collate_prompt_examples(examples: Sequence[PromptExample], pad_token_id: int
         "prompt_input_ids": prompts["input_ids"],
         "prompt_attention_mask": prompts["attention_mask"],
         "prompt_focus_keys": focus_keys,
-        "ids": [example.sample.id for example in examples],
-        "datasets": [example.sample.dataset for example in examples],
-        "questions": [example.sample.question for example in examples],
-        "answers": [example.sample.answer for example in examples],
+        "problems": Problems(example.sample for example in examples),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -37,3 +38,27 @@ class Sample:
 
     def blocks_of(self, kind: BlockKind) -> list[Block]:
         return [block for block in self.blocks if block.kind == kind]
+
+
+class Problems:
+    """The samples of a batch, in batch order: what evaluation and RL grade against, carried
+    from collate to metric instead of parallel lists of ids, questions and answers.
+
+    Deliberately neither a dataclass nor a ``Sequence``: Lightning's device transfer walks into
+    those (and refuses frozen dataclasses such as ``Sample``), and passes this through as is.
+    """
+
+    def __init__(self, samples: Iterable[Sample]) -> None:
+        self._samples = tuple(samples)
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def __getitem__(self, index: int) -> Sample:
+        return self._samples[index]
+
+    def __iter__(self) -> Iterator[Sample]:
+        return iter(self._samples)
+
+    def __repr__(self) -> str:
+        return f"Problems({[sample.id for sample in self._samples]})"

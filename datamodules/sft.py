@@ -28,7 +28,7 @@ from datamodules.packing import (
     collate_packed,
     pack_sequences,
 )
-from datamodules.sample import Sample
+from datamodules.sample import Problems, Sample
 from datamodules.sources import SampleSource, SyntheticProblems
 from datamodules.streaming import (
     Batching,
@@ -222,10 +222,7 @@ class SFTDataModule(L.LightningDataModule):
         batch: dict[str, Any] = {
             "prompt_input_ids": prompts["input_ids"],
             "prompt_attention_mask": prompts["attention_mask"],
-            "ids": [example.sample.id for example in examples],
-            "datasets": [example.sample.dataset for example in examples],
-            "questions": [example.sample.question for example in examples],
-            "answers": [example.sample.answer for example in examples],
+            "problems": Problems(example.sample for example in examples),
         }
         if all(example.encoded is not None for example in examples):
             batch |= collate_training([example.encoded for example in examples], pad)

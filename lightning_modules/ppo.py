@@ -140,12 +140,7 @@ class PPOModule(SFTModule):
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         rollouts = self._sample(batch)
-        samples = [
-            Sample(id=sample_id, dataset=dataset, question=question, answer=answer)
-            for sample_id, dataset, question, answer in zip(
-                batch["ids"], batch["datasets"], batch["questions"], batch["answers"]
-            )
-        ]
+        samples = list(batch["problems"])
         scored = score_rollouts(self.reward, samples, rollouts)
         experience, kl_per_sequence = self._experience(batch, rollouts, scored)
         update_stats = self._update(experience)

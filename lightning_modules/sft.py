@@ -122,21 +122,24 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
 
     def _records(self, batch: dict[str, Any], solutions: list[Solution]) -> list[dict[str, Any]]:
         """One JSON-ready record per solution: the problem, every attempt, the verdict."""
-        return [
-            {
-                "id": batch["ids"][solution.prompt_index],
-                "dataset": batch["datasets"][solution.prompt_index],
-                "question": batch["questions"][solution.prompt_index],
-                "gold": batch["answers"][solution.prompt_index],
-                **solution.record(),
-            }
-            for solution in solutions
-        ]
+        records = []
+        for solution in solutions:
+            problem = batch["problems"][solution.prompt_index]
+            records.append(
+                {
+                    "id": problem.id,
+                    "dataset": problem.dataset,
+                    "question": problem.question,
+                    "gold": problem.answer,
+                    **solution.record(),
+                }
+            )
+        return records
 
     def _evaluate(self, batch: dict[str, Any], batch_idx: int, stage: str) -> list[dict[str, Any]]:
         """Loss (when the problems have solutions), then generate, run and grade; returns the
         per-sample records (for `callbacks.evaluation_report`)."""
-        size = len(batch["answers"])
+        size = len(batch["problems"])
         if "labels" in batch:
             loss = self.model(
                 input_ids=batch["input_ids"],
@@ -145,7 +148,7 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
             ).loss
             self.log(f"{stage}/loss", loss, batch_size=size, sync_dist=True)
         solutions = self._solve(batch)
-        datasets = [batch["datasets"][solution.prompt_index] for solution in solutions]
+        datasets = [batch["problems"][solution.prompt_index].dataset for solution in solutions]
         self.evaluation[stage].update([solution.verdict for solution in solutions], datasets)
         if batch_idx == 0:
             self._log_examples(stage, batch, solutions)
@@ -171,11 +174,11 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
         if not hasattr(experiment, "add_text"):
             return
         for index, solution in enumerate(solutions[:3]):
-            verdict, problem = solution.verdict, solution.prompt_index
+            verdict, problem = solution.verdict, batch["problems"][solution.prompt_index]
             text = (
-                f"**question** {batch['questions'][problem]}\n\n**generation**\n\n"
+                f"**question** {problem.question}\n\n**generation**\n\n"
                 f"```\n{solution.generation}\n```\n\n**execution** ({verdict.outcome})\n\n"
-                f"```\n{verdict.output}\n```\n\n**gold** {batch['answers'][problem]} · "
+                f"```\n{verdict.output}\n```\n\n**gold** {problem.answer} · "
                 f"**program** {verdict.program_answer} · **reasoning** {verdict.text_answer} · "
                 f"**final** {verdict.final_answer} ({verdict.stage})"
             )

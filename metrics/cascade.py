@@ -22,7 +22,6 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from datamodules.encoding import collate_prompts, encode_many
 from datamodules.formats import HTLFormat, SolutionFormat
-from datamodules.sample import Sample
 from generation.engine import GenerationEngine, Rollout
 from metrics.answers import AnswerMatcher
 from metrics.verification import SolutionVerifier, Verdict
@@ -110,13 +109,13 @@ class Solver:
         batch: Mapping[str, Any],
     ) -> list[Solution]:
         """``num_samples`` solutions per problem of ``batch`` (an evaluation batch: left-padded
-        ``prompt_input_ids`` / ``prompt_attention_mask``, ``ids``, ``datasets``, ``questions``,
-        ``answers``), prompt-major."""
+        ``prompt_input_ids`` / ``prompt_attention_mask`` and the ``problems``), prompt-major."""
         input_ids, attention_mask = batch["prompt_input_ids"], batch["prompt_attention_mask"]
         rollouts = self.engine.rollout(
             model, tokenizer, self.format, sandbox, input_ids, attention_mask
         )
-        verdicts = SolutionVerifier(self.format, self.matcher).verify(rollouts, batch["answers"])
+        golds = [problem.answer for problem in batch["problems"]]
+        verdicts = SolutionVerifier(self.format, self.matcher).verify(rollouts, golds)
         prompts = _decode_prompts(tokenizer, input_ids, attention_mask)
         solutions = [
             Solution((Attempt("solution", prompts[rollout.prompt_index], rollout),), verdict)
@@ -143,9 +142,7 @@ class Solver:
     ) -> None:
         """Re-asks the ``pending`` solutions' problems in ``format``; updates them in place."""
         problems = [solutions[index].prompt_index for index in pending]
-        samples = [
-            Sample(batch["ids"][p], batch["datasets"][p], batch["questions"][p]) for p in problems
-        ]
+        samples = [batch["problems"][p] for p in problems]
         encoded = encode_many([format.prompt(sample) for sample in samples], tokenizer)
         prompts = collate_prompts(
             [sequence.input_ids for sequence in encoded], tokenizer.pad_token_id
@@ -156,7 +153,7 @@ class Solver:
         rollouts = self.fallback_engine.rollout(
             model, tokenizer, format, sandbox, input_ids, attention_mask
         )
-        golds = [batch["answers"][p] for p in problems]
+        golds = [sample.answer for sample in samples]
         verdicts = SolutionVerifier(format, self.matcher).verify(rollouts, golds)
         texts = _decode_prompts(tokenizer, input_ids, attention_mask)
         for index, rollout, verdict in zip(pending, rollouts, verdicts):

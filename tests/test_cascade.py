@@ -14,7 +14,7 @@ import pytest
 from datamodules.encoding import collate_prompts, encode_many
 from datamodules.formats import HTLFormat, LCEFormat
 from datamodules.formats.htl import HTLPartFormat
-from datamodules.sample import Block, Sample
+from datamodules.sample import Block, Problems, Sample
 from generation.engine import GenerationEngine, GenerationOptions, Rollout
 from metrics.answers import AnswerMatcher
 from metrics.cascade import Solver
@@ -84,10 +84,7 @@ def batch_of(tokenizer, format: HTLFormat, problems: list[str]) -> dict:
     return {
         "prompt_input_ids": prompts["input_ids"],
         "prompt_attention_mask": prompts["attention_mask"],
-        "ids": problems,
-        "datasets": ["toy"] * len(problems),
-        "questions": [sample.question for sample in samples],
-        "answers": [sample.answer for sample in samples],
+        "problems": Problems(samples),
     }
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from datamodules.encoding import IGNORE_INDEX
 from datamodules.formats import HTLFormat
@@ -65,7 +66,7 @@ def test_loaders_produce_training_and_generation_batches() -> None:
     assert batch["input_ids"].shape[0] == 8
     assert (batch["labels"] != IGNORE_INDEX).any() and batch["focus_queries"].any()
     val = next(iter(data.val_dataloader()))
-    assert val["prompt_input_ids"].shape[0] == 16 and len(val["answers"]) == 16
+    assert val["prompt_input_ids"].shape[0] == 16 and len(val["problems"]) == 16
     assert (val["prompt_input_ids"][:, -1] == data.tokenizer.convert_tokens_to_ids("<text>")).all()
     assert "labels" in val  # synthetic problems carry solutions: validation loss is computed
 
@@ -83,7 +84,8 @@ def test_problems_without_solutions_are_generated_but_not_scored_for_loss() -> N
     data = make(test=ListSource(questions))
     data.setup("test")
     batch = next(iter(data.test_dataloader()))
-    assert batch["answers"] == ["1", "2", "3"] and "labels" not in batch
+    answers = [problem.answer for problem in batch["problems"]]
+    assert answers == ["1", "2", "3"] and "labels" not in batch
 
 
 class ListSource(SampleSource):
@@ -114,3 +116,15 @@ def test_packing_and_length_grouping_cut_padding() -> None:
     assert shares[0] > 3 * shares[1] and shares[0] > 3 * shares[2], shares
     with pytest.raises(ValueError, match="one of packing and group_by_length"):
         make(packing=True, group_by_length=True)
+
+
+def test_the_problems_travel_with_the_batch_to_the_device() -> None:
+    """Lightning's device transfer refuses frozen dataclasses; the batch's Problems pass as is."""
+    from lightning.fabric.utilities.apply_func import move_data_to_device
+
+    data = make()
+    data.setup("validate")
+    batch = next(iter(data.val_dataloader()))
+    moved = move_data_to_device(batch, torch.device("cpu"))
+    assert moved["problems"] is batch["problems"]
+    assert [p.id for p in moved["problems"]] == [e.sample.id for e in data.val_examples[:16]]

@@ -28,8 +28,9 @@ def test_training_batches_are_prompts_with_their_gold_answers(tokenizer) -> None
     assert len(data.val_examples) == 4
     batch = next(iter(data.train_dataloader()))
     samples = {sample.id: sample for sample in SyntheticProblems(seed=0, count=12)}
-    assert [samples[i].answer for i in batch["ids"]] == batch["answers"]
-    assert [samples[i].question for i in batch["ids"]] == batch["questions"]
+    problems = list(batch["problems"])
+    assert [samples[p.id].answer for p in problems] == [p.answer for p in problems]
+    assert [samples[p.id].question for p in problems] == [p.question for p in problems]
     ids, mask, keys = (
         batch["prompt_input_ids"],
         batch["prompt_attention_mask"],
@@ -42,7 +43,7 @@ def test_training_batches_are_prompts_with_their_gold_answers(tokenizer) -> None
     assert not (keys & ~mask.bool()).any()  # padding is never a focus key
     assert keys[:, :-1].any(1).all() and not keys[:, -1].any()  # the question, not the marker
     decoded = tokenizer.decode(ids[0][mask[0].bool()], skip_special_tokens=True)
-    assert batch["questions"][0] in decoded
+    assert problems[0].question in decoded
 
 
 def test_training_problems_without_a_gold_answer_are_refused(tokenizer) -> None:

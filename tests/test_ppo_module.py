@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerFast
 
 from datamodules.formats import HTLFormat
-from datamodules.sample import Sample
+from datamodules.sample import Problems, Sample
 from generation.engine import GenerationOptions, Rollout
 from lightning_modules.models import LoraOptions
 from lightning_modules.options import NetworkOptions
@@ -83,10 +83,7 @@ def prompt_batch(size: int) -> dict:
     return {
         "prompt_input_ids": torch.tensor([[BOS, TEXT]] * size),
         "prompt_attention_mask": torch.ones(size, 2, dtype=torch.long),
-        "ids": [f"toy-{i}" for i in range(size)],
-        "datasets": ["toy"] * size,
-        "questions": ["write c"] * size,
-        "answers": ["c"] * size,
+        "problems": Problems(Sample(f"toy-{i}", "toy", "write c", answer="c") for i in range(size)),
     }
 
 

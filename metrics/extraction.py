@@ -230,7 +230,8 @@ def _concluded_value(answer: str) -> str:
     """The value of a concluding sentence: "The largest $n$ is 34" -> "34"; "$x = 5$" as is.
 
     Only a sentence with words is reduced: to what follows its last "is" / "are" / "equals",
-    else to its last inline math; an answer in words ("odd", "Evelyn") stays as written.
+    else to its last inline math, else to its number when it holds exactly one ("Sara has 18
+    dollars"; a relation stays whole); an answer in words ("odd", "Evelyn") stays as written.
     """
     if len(answer) > _MAX_ANSWER_SPAN:  # not an answer; and keeps the patterns linear
         return answer
@@ -242,7 +243,11 @@ def _concluded_value(answer: str) -> str:
         if re.search(r"[0-9\\$]", value) or not re.search("[0-9]", answer[: copula.start()]):
             return value
     math = _last(_INLINE_MATH, answer)
-    return math[0] if math is not None else answer
+    if math is not None:
+        return math[0]
+    if len(_NUMBER.findall(answer)) == 1:
+        return _last_number(answer) or answer
+    return answer
 
 
 def _first_sentence(answer: str) -> str:

@@ -65,6 +65,10 @@ FINAL_ANSWER_SENTENCES = [
     ("Final Answer: The answer is 6.<|endoftext|>Final Answer: The answer is 8.", "8", False),
     ("Final Answer: The perimeter is 24 units. I hope it is correct.<|im_end|>", "24", True),
     ("The answer is: 5 apples are left.", "5", True),
+    ("The answer is: Sara has 18 dollars left.", "18", True),
+    ("Final Answer: Adam loses \\$16. I hope it is correct.", "16", True),
+    ("The answer is 3 hours and 20 minutes.", "20", False),
+    ("The answer is: there are no solutions with n > 5.", "5", False),
 ]
 
 TEXT_WORDS_AND_UNITS = [

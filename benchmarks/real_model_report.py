@@ -11,8 +11,9 @@ time and logged tokens/s from TensorBoard.
         --eval pot=runs/eval/htl_subsets/version_1 --eval htl=runs/eval/htl_subsets/version_2 \\
         --train htl=runs/smollm2_sft/version_0 --train pot=runs/smollm2_pot/version_0
 
-Writes ``benchmarks/results/real_model.json`` (the issue's schema, plus the per-set details) and
-``benchmarks/results/real_model.md``.
+Writes ``benchmarks/results/real_model.json`` (accuracies per set and condition, training wall
+time and tokens/s, plus the per-set details) and prints the tables that
+``benchmarks/results/real_model.md`` holds beside its analysis of the wrong answers.
 """
 
 from __future__ import annotations

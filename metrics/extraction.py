@@ -42,6 +42,8 @@ _NEXT_TURN = re.compile(
 _HOPE = re.compile(r"\s*I hope it is correct\b.*", re.IGNORECASE | re.DOTALL)
 # The verb that introduces the value in a concluding sentence ("The largest $n$ is 34").
 _COPULA = re.compile(r"\s(?:is|are|was|were|equals)\s", re.IGNORECASE)
+# "2 + 1 = 3 bolts": a worked sum (numbers and operators only) before the value it comes to.
+_WORKED_SUM = re.compile(r"[\d.,+\-*/×÷()\s]+=\s*(?=\S)")
 _INLINE_MATH = re.compile(r"\$[^$]+\$|\\\((?:(?!\\\)).)+\\\)")
 # An answer that opens display math or an environment on its line runs on to where it closes
 # (a multi-line ``pmatrix``), at most this far.
@@ -227,7 +229,8 @@ def _plain_statement(text: str) -> str | None:
 
 
 def _concluded_value(answer: str) -> str:
-    """The value of a concluding sentence: "The largest $n$ is 34" -> "34"; "$x = 5$" as is.
+    """The value of a concluding sentence: "The largest $n$ is 34" -> "34"; "$x = 5$" as is;
+    "2 + 1 = 3 bolts" (a worked sum, common in small models' answers) -> "3".
 
     Only a sentence with words is reduced: to what follows its last "is" / "are" / "equals",
     else to its last inline math, else to its number when it holds exactly one ("Sara has 18
@@ -235,6 +238,8 @@ def _concluded_value(answer: str) -> str:
     """
     if len(answer) > _MAX_ANSWER_SPAN:  # not an answer; and keeps the patterns linear
         return answer
+    while (worked := _WORKED_SUM.match(answer)) and re.search(r"\d", worked[0]):
+        answer = answer[worked.end() :]  # "2 + 1 = 3 = 3 bolts" -> "3 bolts"
     if not _has_prose(answer) and not re.search("[A-Za-z]", _INLINE_MATH.sub("", answer)):
         return answer
     copula = _last(_COPULA, answer)

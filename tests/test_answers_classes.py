@@ -69,6 +69,12 @@ FINAL_ANSWER_SENTENCES = [
     ("Final Answer: Adam loses \\$16. I hope it is correct.", "16", True),
     ("The answer is 3 hours and 20 minutes.", "20", False),
     ("The answer is: there are no solutions with n > 5.", "5", False),
+    # worked sums before the value (SmolLM2-135M-Instruct's own answer to GSM8K test row 2)
+    ("The answer is 2 + 1 = 3 bolts of blue fiber.", "3", True),
+    ("The answer is 2 + 1 = 3 bolts of blue fiber.", "2", False),
+    ("So the answer is 12 * 4 = 48.", "48", True),
+    ("The answer is 7 - 2 = 5 = 5 apples.", "5", True),
+    ("The answer is 1,000 + 200 = 1,200 dollars.", "1200", True),
 ]
 
 TEXT_WORDS_AND_UNITS = [

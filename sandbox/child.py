@@ -23,6 +23,8 @@ from sandbox.wire import KINDS, SETUP_FAILED, Mode, read_record, record, write_a
 if TYPE_CHECKING:
     from typing import NoReturn
 
+    from sandbox.landlock import Plan
+
 _MEMORY_RECORD = record(KINDS.index("memory"), b"MemoryError")
 
 
@@ -98,7 +100,7 @@ def _run_worker(code: str | None, workdir: str, cpu_s: float) -> None:
 _BODIES = {Mode.ONESHOT: _run_oneshot, Mode.SESSION: _run_session, Mode.WORKER: _run_worker}
 
 
-def main(spec: dict, uid: int | None, workdir: str, fds: list[int]) -> NoReturn:
+def main(spec: dict, uid: int | None, workdir: str, fds: list[int], plan: Plan | None) -> NoReturn:
     """Never returns: the forked process must not fall back into the template's loop.
 
     Exit status ``SETUP_FAILED`` means confinement failed before any code ran (the sandbox's
@@ -106,7 +108,7 @@ def main(spec: dict, uid: int | None, workdir: str, fds: list[int]) -> NoReturn:
     """
     exit_code = SETUP_FAILED
     try:
-        confine(spec, uid, workdir, *fds)
+        confine(spec, uid, workdir, fds, plan)
         if "tempfile" in sys.modules:  # the template imported it: forget its cached directory
             sys.modules["tempfile"].tempdir = workdir
         message = read_record(CTL_FD)

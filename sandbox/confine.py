@@ -2,8 +2,9 @@
 
 Limits that are the same for every child (address space, file size, process count, no core
 files, ``no_new_privs``) are set once in the template and inherited through fork. Each child
-then, in order: leaves the template's session, keeps only its own descriptors, lowers the
-open-file limit, drops to its private uid (or, in a user namespace, drops every capability),
+then, in order: leaves the template's session, enters a Landlock domain of its own, keeps
+only its own descriptors, lowers the open-file limit, unshares the namespaces it needs for
+itself (if any), drops to its private uid (or, in a user namespace, drops every capability),
 and arms the parent-death signal where no pid namespace kills it with the template (a
 credential change would reset that signal, hence the order).
 """
@@ -15,6 +16,7 @@ import math
 import os
 import resource
 import signal
+from typing import TYPE_CHECKING
 
 from sandbox.syscalls import (
     CLONE_NEWUSER,
@@ -25,6 +27,9 @@ from sandbox.syscalls import (
     prctl,
     unshare,
 )
+
+if TYPE_CHECKING:
+    from sandbox.landlock import Plan
 
 # Where a child finds its control socket (requests in, results out).
 CTL_FD = 3
@@ -94,11 +99,13 @@ def _own_user_namespace(max_processes: int) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
 
 
-def confine(spec: dict, uid: int | None, workdir: str, out_fd: int, ctl_fd: int) -> None:
+def confine(spec: dict, uid: int | None, workdir: str, fds: list[int], plan: Plan | None) -> None:
     """Per-child confinement; raises if any step fails (the child then exits unused)."""
     os.setsid()
     os.setpriority(os.PRIO_PROCESS, 0, spec["nice"])
-    _install_fds(out_fd, ctl_fd)
+    if plan is not None:  # before the plan's descriptors are closed with the template's
+        plan.restrict(workdir)
+    _install_fds(*fds)
     os.chdir(workdir)
     limits = spec["limits"]
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits["max_open_files"],) * 2)
@@ -106,11 +113,15 @@ def confine(spec: dict, uid: int | None, workdir: str, out_fd: int, ctl_fd: int)
         resource.RLIMIT_CPU, (math.ceil(limits["cpu_time_s"]), resource.RLIM_INFINITY)
     )
     if uid is not None:
+        if spec["unshare"]:
+            unshare(spec["unshare"])
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
     elif os.geteuid() == 0:
         _own_user_namespace(limits["max_processes"])
+        if spec["unshare"]:
+            unshare(spec["unshare"])
         drop_capabilities()
     if not spec["pid_ns"]:
         die_with_parent()

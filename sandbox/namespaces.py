@@ -15,6 +15,8 @@ import stat
 import sys
 from dataclasses import asdict, dataclass, field
 
+from sandbox import landlock
+from sandbox.processes import PACKAGE_ROOT
 from sandbox.syscalls import (
     CLONE_NEWIPC,
     CLONE_NEWNET,
@@ -39,6 +41,17 @@ from sandbox.syscalls import (
     umount,
     unshare,
 )
+from sandbox.view import SCRATCH, build
+
+# Per-IPC-namespace limits set to zero in the server's namespace: no System V shared memory,
+# message queue or semaphore set, and no POSIX message queue, can be created in it, so two
+# programs cannot meet through one (POSIX shared memory needs /dev/shm, absent from the view).
+_IPC_LIMITS = {
+    "kernel/shmmni": "0",
+    "kernel/msgmni": "0",
+    "kernel/sem": "0 0 0 0",
+    "fs/mqueue/queues_max": "0",
+}
 
 # Per-mount flags that must be kept on a remount (the kernel refuses to drop locked ones).
 _KEPT_FLAGS = {
@@ -60,6 +73,9 @@ class Guarantees:
     read_only_filesystem: bool = False
     private_uid: bool = False
     user_namespace: bool = False
+    minimal_view: bool = False
+    own_landlock_domain: bool = False
+    no_shared_ipc: bool = False
     scratch: str = ""
     warnings: list[str] = field(default_factory=list)
 
@@ -101,6 +117,13 @@ def _needed_paths() -> list[str]:
     here = os.path.dirname(os.path.abspath(__file__))
     candidates = [here, sys.prefix, sys.exec_prefix, sys.base_prefix, *sys.path]
     return sorted({os.path.realpath(p) for p in candidates if p and os.path.isdir(p)})
+
+
+def _close_ipc() -> None:
+    """Forbid IPC objects in this (private) IPC namespace; raises if the kernel refuses."""
+    for name, value in _IPC_LIMITS.items():
+        with open(f"/proc/sys/{name}", "w") as handle:
+            handle.write(value)
 
 
 def _reachable(path: str) -> bool:
@@ -188,6 +211,11 @@ class Scratch:
     path: str
     mounted: bool
     host_parent: int  # fd of the parent directory as the host sees it, to remove the mount point
+    view: str = ""  # root of the minimal filesystem view (``sandbox.view``), if built
+
+    def child_path(self, name: str) -> str:
+        """Where a child's working directory ``name`` is, as the child sees it."""
+        return os.path.join(SCRATCH if self.view else self.path, name)
 
     def release(self) -> None:
         """Remove the scratch directory (and unmount its tmpfs) when the server stops."""
@@ -202,8 +230,15 @@ class Scratch:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
-def isolate(use_namespaces: bool, disk_mb: int) -> tuple[Guarantees, Scratch]:
-    """Enter the namespaces this host allows; describe what holds and what does not."""
+def isolate(
+    use_namespaces: bool, disk_mb: int, private_network: bool
+) -> tuple[Guarantees, Scratch, int]:
+    """Enter the namespaces this host allows; describe what holds and what does not.
+
+    Also returns the namespaces each child unshares for itself: a network namespace when no
+    Landlock domain keeps programs apart (or when ``private_network`` asks for one), an IPC
+    namespace when the shared one could not be closed.
+    """
     import tempfile
 
     guarantees = Guarantees()
@@ -250,6 +285,31 @@ def isolate(use_namespaces: bool, disk_mb: int) -> tuple[Guarantees, Scratch]:
         guarantees.read_only_filesystem = not refused
         if refused:
             guarantees.warnings.append(f"could not make read-only: {', '.join(refused)}")
+        try:
+            scratch.view = build(path, PACKAGE_ROOT, options)
+            guarantees.minimal_view = True
+        except OSError as exc:
+            guarantees.warnings.append(
+                f"no minimal filesystem view ({exc}): sandboxed code can read every "
+                "world-readable file"
+            )
+        with contextlib.suppress(OSError):
+            _close_ipc()
+            guarantees.no_shared_ipc = True
+    child_flags = 0
+    if guarantees.network_namespace:
+        guarantees.own_landlock_domain = landlock.available()
+        if private_network or not guarantees.own_landlock_domain:
+            child_flags |= CLONE_NEWNET
+        if not guarantees.no_shared_ipc:
+            child_flags |= CLONE_NEWIPC
+            guarantees.no_shared_ipc = True
+        if not guarantees.own_landlock_domain:
+            guarantees.warnings.append(
+                "no Landlock scopes (Linux < 6.12): each program gets a network namespace of "
+                "its own instead, and a program that opens its working directory to everyone "
+                "can be read by another"
+            )
     if guarantees.private_uid and not guarantees.read_only_filesystem:
         hidden = [p for p in _needed_paths() if not _reachable(p)]
         if hidden:
@@ -272,4 +332,4 @@ def isolate(use_namespaces: bool, disk_mb: int) -> tuple[Guarantees, Scratch]:
             "not root: sandboxed code keeps the trainer's user id (in a user namespace of its "
             "own, without capabilities); files are protected by the read-only mounts only"
         )
-    return guarantees, scratch
+    return guarantees, scratch, child_flags

@@ -25,8 +25,9 @@ from sandbox.eventloop import Loop, Writer
 from sandbox.namespaces import isolate
 from sandbox.options import SandboxOptions
 from sandbox.output import OutputBuffer
-from sandbox.processes import Reaper, Template, decode_template_record
+from sandbox.processes import PACKAGE_ROOT, Reaper, Template, decode_template_record
 from sandbox.result import ExecutionResult, Outcome
+from sandbox.view import DEVICES, readable
 from sandbox.wire import (
     KINDS,
     MAX_CLIENT_FRAME,
@@ -100,7 +101,9 @@ class Proc:
 class Server:
     def __init__(self, sock: socket.socket, config: SandboxOptions) -> None:
         self.config = config
-        self.guarantees, self.scratch = isolate(config.namespaces, config.disk_mb)
+        self.guarantees, self.scratch, self.child_flags = isolate(
+            config.namespaces, config.disk_mb, config.private_network
+        )
         self.loop = Loop()
         self.sock = sock
         self.client = Writer(sock.fileno(), self.loop)
@@ -195,12 +198,21 @@ class Server:
                 "private_uid": self.guarantees.private_uid,
                 "read_only": self.guarantees.read_only_filesystem,
                 "nice": self.child_nice,
+                "view": self.scratch.view,
+                "unshare": self.child_flags,
+                "landlock": self._landlock_rules(),
             }
             template = Template(
                 preload.value, spec, self.loop, self._on_template, self._on_template_death
             )
             self.templates[preload] = template
         return template
+
+    def _landlock_rules(self) -> dict | None:
+        """The fixed paths of each child's Landlock domain (the same in and out of the view)."""
+        if not self.guarantees.own_landlock_domain:
+            return None
+        return {"readable": readable(PACKAGE_ROOT), "writable": [*DEVICES, "/proc"]}
 
     def _allocate_uid(self) -> int | None:
         if not self.guarantees.private_uid:
@@ -230,7 +242,7 @@ class Server:
         os.set_blocking(out_r, False)
         self.loop.on_read(out_r, lambda: self._on_output(proc))
         self.loop.on_read(control.fd, lambda: self._on_control(proc))
-        template.spawn(token, uid, workdir, [out_w, theirs.fileno()])
+        template.spawn(token, uid, self.scratch.child_path(str(token)), [out_w, theirs.fileno()])
         os.close(out_w)
         theirs.close()
         return proc

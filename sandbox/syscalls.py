@@ -1,5 +1,6 @@
 """The few Linux system calls Python 3.11's ``os`` lacks, through libc: namespaces, mounts,
-prctl and capabilities. Kept free of heavy imports: template processes load it too."""
+``pivot_root``, prctl, capabilities and Landlock. Kept free of heavy imports: template
+processes load it too."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MS_RELATIME = 1 << 21
 MNT_DETACH = 2
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+# Landlock has the same numbers on every architecture.
+_LANDLOCK_CREATE_RULESET = ctypes.c_long(444)
+_LANDLOCK_ADD_RULE = ctypes.c_long(445)
+_LANDLOCK_RESTRICT_SELF = ctypes.c_long(446)
+LANDLOCK_CREATE_RULESET_VERSION = 1
 
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
@@ -65,6 +72,37 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
 
 def umount(target: str) -> None:
     _check(_libc.umount2(target.encode(), MNT_DETACH), f"umount {target}")
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    machine = os.uname().machine
+    if machine not in _PIVOT_ROOT:
+        raise OSError(38, f"pivot_root: unknown system call number on {machine}")
+    number = ctypes.c_long(_PIVOT_ROOT[machine])
+    _check(_libc.syscall(number, new_root.encode(), put_old.encode()), "pivot_root")
+
+
+def landlock_abi() -> int:
+    """The Landlock ABI version the kernel offers (0: none, or disabled)."""
+    flags = ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION)
+    return max(_libc.syscall(_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), flags), 0)
+
+
+def landlock_create_ruleset(attr: bytes) -> int:
+    size, flags = ctypes.c_size_t(len(attr)), ctypes.c_uint32(0)
+    fd = _libc.syscall(_LANDLOCK_CREATE_RULESET, attr, size, flags)
+    _check(0 if fd >= 0 else -1, "landlock_create_ruleset")
+    return fd
+
+
+def landlock_add_rule(ruleset: int, rule_type: int, attr: bytes) -> None:
+    args = ctypes.c_int(ruleset), ctypes.c_int(rule_type), attr, ctypes.c_uint32(0)
+    _check(_libc.syscall(_LANDLOCK_ADD_RULE, *args), "landlock_add_rule")
+
+
+def landlock_restrict_self(ruleset: int) -> None:
+    args = ctypes.c_int(ruleset), ctypes.c_uint32(0)
+    _check(_libc.syscall(_LANDLOCK_RESTRICT_SELF, *args), "landlock_restrict_self")
 
 
 def prctl(option: int, arg: int | bytes = 0) -> None:

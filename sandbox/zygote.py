@@ -2,10 +2,12 @@
 
 It holds no sample's data (requests and outputs go between the server and the children
 directly), so a fork copies only the interpreter and its modules. Whatever all children share
-is set up here once: resource limits that do not depend on the child, ``no_new_privs``, the
-SIGXCPU handler, the import path. The server starts it as pid 1 of a pid namespace when the
-host allows, and each child becomes pid 1 of a nested one: killing a child kills all it
-started, and if the template dies the kernel kills every child with it.
+is set up here once: the minimal filesystem view (entered once the modules are imported),
+resource limits that do not depend on the child, ``no_new_privs``, the SIGXCPU handler, the
+import path, the fixed part of each child's Landlock domain. The server starts it as pid 1
+of a pid namespace when the host allows, and each child becomes pid 1 of a nested one:
+killing a child kills all it started, and if the template dies the kernel kills every child
+with it.
 
 The loop is deliberately small (``select.poll``, struct-packed records): every page the
 template writes between two forks is copied, so its per-fork work is kept minimal.
@@ -25,7 +27,9 @@ import sys
 from sandbox import child
 from sandbox.confine import die_with_parent, limit_template, set_process_name
 from sandbox.execute import raise_cpu_exceeded
+from sandbox.landlock import Plan
 from sandbox.syscalls import CLONE_NEWPID, setns, unshare
+from sandbox.view import enter as enter_view
 from sandbox.wire import (
     EXITED,
     EXITED_TAG,
@@ -74,6 +78,8 @@ class Zygote:
         self.poll = select.poll()
         self.poll.register(sock.fileno(), select.POLLIN)
         self.children: dict[int, tuple[int, int]] = {}  # pidfd -> (pid, token)
+        rules = spec["landlock"]
+        self.plan = Plan(rules["readable"], rules["writable"]) if rules else None
 
     def _fork(self) -> int:
         """fork(), with the child as pid 1 of a fresh pid namespace when available."""
@@ -98,7 +104,7 @@ class Zygote:
             self.sock.send(record(FAILED_TAG, FAILED.pack(token) + str(exc).encode()))
         if pid == 0:
             workdir = payload[SPAWN.size :].decode()
-            child.main(self.spec, None if uid < 0 else uid, workdir, fds)
+            child.main(self.spec, None if uid < 0 else uid, workdir, fds, self.plan)
         for fd in fds:
             os.close(fd)
         if pid > 0:
@@ -140,6 +146,8 @@ def main(fd: int, spec_json: str) -> None:
     spec = json.loads(spec_json)
     sock = socket.socket(fileno=fd)
     missing = _preload(spec["modules"])
+    if spec["view"]:
+        enter_view(spec["view"])
     limit_template(spec["limits"], spec["private_uid"])
     signal.signal(signal.SIGXCPU, raise_cpu_exceeded)
     sys.stdout.reconfigure(line_buffering=True)

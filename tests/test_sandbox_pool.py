@@ -147,6 +147,14 @@ def test_reuse_mode_shares_processes_but_not_globals():
 def test_all_guarantees_hold_on_a_root_linux_host(pool):
     guarantees = pool.guarantees
     assert os.geteuid() == 0, "this host runs tests as root; the guarantees below assume it"
-    for name in ("pid_namespace", "network_namespace", "read_only_filesystem", "private_uid"):
+    for name in (
+        "pid_namespace",
+        "network_namespace",
+        "read_only_filesystem",
+        "private_uid",
+        "minimal_view",
+        "own_landlock_domain",
+        "no_shared_ipc",
+    ):
         assert guarantees[name], guarantees
     assert guarantees["warnings"] == []

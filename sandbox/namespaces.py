@@ -307,8 +307,8 @@ def isolate(
         if not guarantees.own_landlock_domain:
             guarantees.warnings.append(
                 "no Landlock scopes (Linux < 6.12): each program gets a network namespace of "
-                "its own instead, and a program that opens its working directory to everyone "
-                "can be read by another"
+                "its own instead; a program can still read files another program opens to "
+                "everyone in its working directory, if it learns the directory's random name"
             )
     if guarantees.private_uid and not guarantees.read_only_filesystem:
         hidden = [p for p in _needed_paths() if not _reachable(p)]

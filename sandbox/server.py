@@ -229,7 +229,10 @@ class Server:
         """Fork a confined child that waits for its first request (a spare)."""
         token = next(self.tokens)
         uid = self._allocate_uid()
-        workdir = os.path.join(self.scratch.path, str(token))
+        # A name no other program can guess (the scratch root cannot be listed): without
+        # Landlock, a program that opens its directory to everyone still shares it with no one.
+        name = f"{token}-{os.urandom(8).hex()}"
+        workdir = os.path.join(self.scratch.path, name)
         os.mkdir(workdir, 0o700)
         if uid is not None:
             os.chown(workdir, uid, uid)
@@ -242,7 +245,7 @@ class Server:
         os.set_blocking(out_r, False)
         self.loop.on_read(out_r, lambda: self._on_output(proc))
         self.loop.on_read(control.fd, lambda: self._on_control(proc))
-        template.spawn(token, uid, self.scratch.child_path(str(token)), [out_w, theirs.fileno()])
+        template.spawn(token, uid, self.scratch.child_path(name), [out_w, theirs.fileno()])
         os.close(out_w)
         theirs.close()
         return proc

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -83,25 +85,26 @@ def test_python_and_its_libraries_still_work(pool):
     assert (result.outcome, result.output) == (Outcome.OK, "5 11/12 1\n5\n2 2\nb'7\\n'\n"), result
 
 
-# A listens on an abstract unix socket, creates a System V shared memory segment, drops a
-# world-readable file in a world-writable working directory and in /dev/shm; B, running at
-# the same time, tries each of them.
+# A creates a System V shared memory segment, drops a world-readable file in its working
+# directory (opened to everyone) and in /dev/shm, then listens on an abstract unix socket. B,
+# running at the same time and told the exact path of A's file (the worst case), tries each.
 LISTENER = """
 import ctypes, os, socket, time
 shm = ctypes.CDLL(None).shmget({key}, 4096, 0o1666)
-os.chmod(".", 0o777)
-with open("drop", "w") as handle:
-    handle.write("A")
-os.chmod("drop", 0o666)
 try:
     open("/dev/shm/{name}", "w").write("A")
 except OSError:
     pass
+os.chmod(".", 0o777)
+with open("drop.tmp", "w") as handle:
+    handle.write("A")
+os.chmod("drop.tmp", 0o666)
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(b"\\0{name}")  # last: once B can send, everything else is in place
+s.bind(b"\\0{name}")
 s.settimeout(0.05)
+os.rename("drop.tmp", "drop")  # the test waits for this name: everything is in place
 got = []
-deadline = time.time() + 2.0
+deadline = time.time() + 2.5
 while time.time() < deadline:
     try:
         got.append(s.recv(8))
@@ -110,50 +113,68 @@ while time.time() < deadline:
 print("received", len(got), "shm", shm >= 0)
 """
 TALKER = """
-import ctypes, os, socket, time
+import ctypes, socket, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 sent = 0
-deadline = time.time() + 1.5
+deadline = time.time() + 1.0
 while time.time() < deadline and not sent:
     try:
         s.sendto(b"B", b"\\0{name}")
         sent = 1
     except OSError:
         time.sleep(0.02)
-time.sleep(0.5)  # without a socket to tell it, give A the time to set everything up
 found = 0
-for n in range(200):
+for path in ({drop!r}, "/dev/shm/{name}"):
     try:
-        found += open(os.path.join(os.path.dirname(os.getcwd()), str(n), "drop")).read() == "A"
+        found += open(path).read() == "A"
     except OSError:
         pass
-try:
-    found += open("/dev/shm/{name}").read() == "A"
-except OSError:
-    pass
 shm = ctypes.CDLL(None).shmget({key}, 4096, 0o666)
 print("sent", sent, "found", found, "shm", shm >= 0)
 """
 
 
-@pytest.mark.parametrize("namespaces", [True, False])
-def test_two_concurrent_programs_cannot_exchange_a_byte(namespaces):
+def _drop_of_the_listener(pool: SandboxPool, in_view: bool) -> str:
+    """Where A's file is, as B would name it (found through the server's mount namespace)."""
+    scratch = pool.guarantees["scratch"]
+    host = f"/proc/{pool.server_pid}/root{scratch}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for entry in os.listdir(host):
+            if os.path.exists(os.path.join(host, entry, "drop")):
+                return os.path.join("/scratch" if in_view else scratch, entry, "drop")
+        time.sleep(0.02)
+    raise AssertionError("the listener never dropped its file")
+
+
+@pytest.mark.parametrize("mode", ["default", "private_network", "no namespaces"])
+def test_two_concurrent_programs_cannot_exchange_a_byte(mode):
     name = f"thinkcode-channel-{uuid.uuid4().hex}"
     key = int.from_bytes(os.urandom(3), "big") + 1
     config = SandboxOptions(
         workers=2,
-        namespaces=namespaces,
+        namespaces=mode != "no namespaces",
+        private_network=mode == "private_network",
         # Without the view a private uid cannot read a Python installed under /root.
         preload=SandboxOptions.preload + ",ctypes,socket,time",
     )
     with SandboxPool(config) as pool:
-        listener, talker = pool.run_many(
-            [LISTENER.format(name=name, key=key), TALKER.format(name=name, key=key)]
+        pool.start()
+        results = {}
+        thread = threading.Thread(
+            target=lambda: results.update(a=pool.run(LISTENER.format(name=name, key=key)))
         )
+        thread.start()
+        try:
+            drop = _drop_of_the_listener(pool, pool.guarantees["minimal_view"])
+            talker = pool.run(TALKER.format(name=name, key=key, drop=drop))
+        finally:
+            thread.join()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(f"/dev/shm/{name}")
+    listener = results["a"]
     assert listener.ok and talker.ok, (listener, talker)
-    if namespaces:
+    if mode != "no namespaces":
         assert listener.output == "received 0 shm False\n", listener
         assert talker.output == "sent 0 found 0 shm False\n", talker
     else:  # the fallback: every channel is open, which shows the programs would use them

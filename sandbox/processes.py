@@ -85,6 +85,10 @@ class Template:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 cwd="/",
+                # Resolve every symbol at load: lazy binding would have each child resolve
+                # (and copy the pages of) whatever the template never called (~20 faults).
+                # Programs see the variable; unsetting it in the template costs more faults.
+                env={**os.environ, "LD_BIND_NOW": "1"},
             )
         finally:
             if own_pid_ns >= 0:

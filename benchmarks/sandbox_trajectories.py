@@ -3,7 +3,7 @@
 Run from the repository root: ``python benchmarks/sandbox_trajectories.py``. Each problem of
 ``../shared/data/trajectories`` gets one session, its blocks run in order, many problems at a
 time; what each block printed is compared with the output MathCoder's Jupyter runner recorded,
-after the normalisation described in ``sandbox/replay.py``. Floor: 97% of the blocks whose
+after the normalisation described in ``sandbox/replay.py``. Floor: 99.5% of the blocks whose
 recorded output is deterministic. Every mismatch is listed with its category. Results go to
 ``benchmarks/results/sandbox_trajectories.md``.
 """
@@ -27,7 +27,7 @@ from sandbox.replay import compare, load, normalize, replay  # noqa: E402
 DATA = ROOT.parent / "shared" / "data" / "trajectories"
 FILES = ["mathcoder-cl-7b_svamp.jsonl", "mathcoder-cl-7b_simuleq.jsonl"]
 RESULTS = ROOT / "benchmarks" / "results" / "sandbox_trajectories.md"
-FLOOR = 0.97
+FLOOR = 0.995  # issue 15: isolation must not cost replay fidelity
 # MathCoder's kernel had no output cap and long timeouts; so do we here.
 CONFIG = SandboxOptions(wall_time_s=30, cpu_time_s=30, max_output_bytes=1 << 16)
 EXAMINED = (

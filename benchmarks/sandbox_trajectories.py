@@ -93,7 +93,7 @@ def main() -> None:
         f"| **all** | | {total['blocks']} | {total['deterministic']} | {total['matched']} | "
         f"**{rate:.2%}** | |",
         "",
-        f"Floor: {FLOOR:.0%} of deterministic blocks. Measured: {rate:.2%} "
+        f"Floor: {FLOOR:.1%} of deterministic blocks. Measured: {rate:.2%} "
         f"({'met' if rate >= FLOOR else 'NOT met'}).",
         "",
         "## Mismatches",

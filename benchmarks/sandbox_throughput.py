@@ -11,7 +11,8 @@ Each program is the row's ``code`` followed by ``print(solution())``. Methods:
 - ``tora``: a new ``pebble.ProcessPool`` (one worker per core) per batch of 64, ``exec`` with
   a 5 s timeout (ToRA's executor; workers are reused within a batch, nothing is isolated);
 - ``sandbox``: ``SandboxPool()`` with its defaults: a fresh process per program and every limit
-  on (wall and CPU time, memory, processes, files, output, no network, read-only filesystem);
+  and guarantee on (wall and CPU time, memory, processes, files, output, no network, the
+  minimal filesystem view, a Landlock domain per program, closed IPC);
 - ``sandbox-reuse``: the same with ``isolate=False`` (workers reused, fresh globals).
 
 Every round runs all methods on all programs, in chunks of a quarter, the methods taking
@@ -20,7 +21,12 @@ programs/s over the whole set. The baselines run in a fresh interpreter of their
 they fork a lean process. Latency is measured separately, handing 200 programs over one at a
 time (a batch of one for ``tora``); peak memory is the largest total PSS of a method's
 processes, sampled every 50 ms during an untimed pass. Outputs are compared program by
-program with ``htl``'s. Results go to ``benchmarks/results/sandbox_throughput.md``.
+program with ``htl``'s. CPU per program of the isolated mode: the CPU time of the trainer's
+process and of the sandbox's whole process tree (server, templates, and every child, reaped
+or alive) over its timed chunks, divided by the programs; where it goes: ``perf record -g``
+over one more untimed pass, samples sorted by process (server, template, child) and by the
+kernel or user code they were in. Results go to ``benchmarks/results/sandbox_throughput.md``
+and (the figures issue 15 tracks) ``sandbox_throughput.json``.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import json
 import multiprocessing
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -50,6 +57,7 @@ from sandbox import SandboxOptions, SandboxPool  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "benchmarks" / "gsm-hard" / "test.jsonl"
 RESULTS = ROOT / "benchmarks" / "results" / "sandbox_throughput.md"
+FIGURES = RESULTS.with_suffix(".json")
 TIMEOUT_S = 5.0
 TORA_BATCH = 64
 LATENCY_PROGRAMS = 200
@@ -58,7 +66,24 @@ CHUNKS = 4
 FLOORS = [
     ("sandbox", "htl", 3.0, True),
     ("sandbox-reuse", "tora", 2.0, True),
+    ("sandbox", "tora", 1.0, True),  # issue 15: isolation at least as fast as no isolation
     ("sandbox", "htl-pipe", 3.0, False),
+]
+P99_FLOOR_MS = 10.0
+# Kinds of CPU work, by the first of these functions found in a perf sample's call stack.
+KINDS = [
+    ("fork", ("copy_process", "kernel_clone", "_Fork")),
+    ("page faults", ("exc_page_fault",)),
+    ("exit and teardown", ("do_exit", "do_group_exit", "exit_mmap", "release_task")),
+    (
+        "namespaces and Landlock",
+        ("unshare", "setns", "create_new_namespaces", "free_nsproxy", "landlock", "pid_ns"),
+    ),
+    (
+        "transport (pipes, sockets, epoll, pidfd)",
+        ("ksys_read", "ksys_write", "sendmsg", "recvmsg", "epoll", "do_sys_poll", "pidfd"),
+    ),
+    ("other system calls", ("entry_SYSCALL",)),
 ]
 
 
@@ -225,6 +250,56 @@ class PeakMemory:
         self.thread.join()
 
 
+def _tree_cpu(root: int) -> float:
+    """CPU seconds of the process tree under ``root``, its reaped descendants included."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in _tree(root):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / tick
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as handle:
+        return int(handle.read().rsplit(")", 1)[1].split()[1])
+
+
+def _cpu_breakdown(pool: SandboxPool, programs: list[str]) -> dict[str, dict[str, float]]:
+    """Shares of perf samples (percent) by process role and kind of work, over one pass."""
+    server = pool.server_pid
+    templates = {pid for pid in _tree(server) if pid != server and _parent(pid) == server}
+    data = "/tmp/sandbox-throughput-perf.data"
+    pids = ",".join(map(str, _tree(server)))
+    command = ["perf", "record", "-F", "2000", "-g", "-o", data, "-p", pids]
+    perf = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    pool.run_many(programs)
+    perf.send_signal(2)
+    perf.wait()
+    script = ["perf", "script", "-i", data, "-F", "comm,pid,ip,sym"]
+    text = subprocess.run(script, capture_output=True, text=True).stdout
+    os.remove(data)
+    counts: dict[str, dict[str, float]] = {}
+    for sample in text.split("\n\n"):
+        lines = sample.strip().split("\n")
+        if not lines[0].strip():
+            continue
+        head = lines[0].split()
+        pid = int(head[1])
+        role = "server" if pid == server else "template" if pid in templates else "child"
+        stack = " ".join(lines[1:])
+        kind = next((k for k, keys in KINDS if any(key in stack for key in keys)), "user code")
+        counts.setdefault(role, {}).setdefault(kind, 0)
+        counts[role][kind] += 1
+    total = sum(sum(kinds.values()) for kinds in counts.values())
+    return {
+        role: {kind: 100 * n / total for kind, n in kinds.items()} for role, kinds in counts.items()
+    }
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -251,6 +326,8 @@ def main() -> None:
         pool.run_many(programs[:32])
     names = [*BASELINES, *pools]
 
+    isolated_cpu = [0.0, 0]  # CPU seconds of the isolated mode's timed chunks, programs
+
     def measure(
         name: str, chunk: slice, on_start: Callable[[int], None] | None = None
     ) -> tuple[float, list]:
@@ -258,9 +335,15 @@ def main() -> None:
         if name in BASELINES:
             result = _in_subprocess(name, "throughput", chunk, on_start)
             return result["seconds"], result["outputs"]
+        server = pools[name].server_pid
+        cpu = _tree_cpu(server) + time.process_time()
         start = time.perf_counter()
         outputs = _sandbox_runner(pools[name])(programs[chunk])
-        return time.perf_counter() - start, outputs
+        took = time.perf_counter() - start
+        if name == "sandbox":
+            isolated_cpu[0] += _tree_cpu(server) + time.process_time() - cpu
+            isolated_cpu[1] += chunk.stop - chunk.start
+        return took, outputs
 
     # Each round walks the programs in chunks, every method taking its turn on each chunk in
     # a rotating order, so that drifting load on this shared machine hits all methods alike.
@@ -299,6 +382,8 @@ def main() -> None:
     }
     for name, pool in pools.items():
         latencies[name] = _latencies(_sandbox_runner(pool), programs[:LATENCY_PROGRAMS])
+    breakdown = _cpu_breakdown(pools["sandbox"], programs) if shutil.which("perf") else None
+    for pool in pools.values():
         pool.close()
 
     reference = outputs["htl"]
@@ -307,6 +392,7 @@ def main() -> None:
         for name, out in outputs.items()
     }
     median = {name: statistics.median(values) for name, values in rates.items()}
+    cpu_ms = 1e3 * isolated_cpu[0] / isolated_cpu[1]
     config = SandboxOptions()
     lines = [
         "# Sandbox throughput on GSM-Hard programs",
@@ -364,6 +450,32 @@ def main() -> None:
             f"| {name} / {baseline} | {floor:g} | {', '.join(f'{r:.2f}' for r in ratios)} | "
             f"**{ratio:.2f}** | {met} |"
         )
+    ratio = statistics.median(a / b for a, b in zip(rates["sandbox"], rates["tora"]))
+    p99 = _percentile(latencies["sandbox"], 0.99) * 1e3
+    lines += [
+        f"| sandbox p99 latency (ms) | {P99_FLOOR_MS:g} (at most) | | **{p99:.1f}** | "
+        f"{'yes' if p99 <= P99_FLOOR_MS else 'NO'} |",
+        "",
+        f"CPU per program, isolated mode (`sandbox`): **{cpu_ms:.2f} ms** (trainer process and "
+        "the sandbox's whole process tree, over the timed chunks of every round).",
+    ]
+    if breakdown:
+        kinds = [k for k, _ in KINDS] + ["user code"]
+        lines += [
+            "",
+            "Where it goes (percent of `perf record -g` samples over one more untimed pass; "
+            "a sample is counted under the first of these found in its call stack; user code "
+            "is Python: in a child the program and its confinement, in the server and the "
+            "templates their event loops):",
+            "",
+            "| process | " + " | ".join(kinds) + " | all | ms per program |",
+            "|---|" + "---|" * (len(kinds) + 2),
+        ]
+        for role in ("child", "template", "server"):
+            shares = breakdown.get(role, {})
+            whole = sum(shares.values())
+            cells = " | ".join(f"{shares.get(k, 0):.1f}" for k in kinds)
+            lines.append(f"| {role} | {cells} | {whole:.1f} | {cpu_ms * whole / 100:.2f} |")
     for name, indices in differing.items():
         for i in indices[:5]:
             lines.append(
@@ -371,6 +483,14 @@ def main() -> None:
             )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")
+    figures = {
+        "isolated_per_s": round(median["sandbox"], 1),
+        "tora_per_s": round(median["tora"], 1),
+        "ratio": round(ratio, 3),
+        "p99_ms": round(p99, 2),
+        "cpu_ms_per_program": round(cpu_ms, 3),
+    }
+    FIGURES.write_text(json.dumps(figures) + "\n")
     print("\n".join(lines))
 
 

@@ -13,6 +13,8 @@ Each program is the row's ``code`` followed by ``print(solution())``. Methods:
 - ``sandbox``: ``SandboxPool()`` with its defaults: a fresh process per program and every limit
   and guarantee on (wall and CPU time, memory, processes, files, output, no network, the
   minimal filesystem view, a Landlock domain per program, closed IPC);
+- ``sandbox-private-net``: ``private_network=True`` (a network namespace per program, which
+  closes the UDP-port channel the default leaves; what that costs);
 - ``sandbox-reuse``: the same with ``isolate=False`` (workers reused, fresh globals).
 
 Every round runs all methods on all programs, in chunks of a quarter, the methods taking
@@ -319,14 +321,23 @@ def main() -> None:
         baseline_main(args.baseline, args.task, programs[start:stop])
         return
 
-    pools = {"sandbox": SandboxPool(), "sandbox-reuse": SandboxPool(SandboxOptions(isolate=False))}
+    pools = {
+        "sandbox": SandboxPool(),
+        "sandbox-private-net": SandboxPool(SandboxOptions(private_network=True)),
+        "sandbox-reuse": SandboxPool(SandboxOptions(isolate=False)),
+    }
     guarantees = pools["sandbox"].start()
-    pools["sandbox-reuse"].start()
+    for pool in pools.values():
+        pool.start()
     for pool in pools.values():  # warm up: templates, spares, page cache
         pool.run_many(programs[:32])
     names = [*BASELINES, *pools]
 
-    isolated_cpu = [0.0, 0]  # CPU seconds of the isolated mode's timed chunks, programs
+    isolated_cpu = [
+        0.0,
+        0.0,
+        0,
+    ]  # the isolated mode's timed chunks: sandbox CPU, trainer CPU, programs
 
     def measure(
         name: str, chunk: slice, on_start: Callable[[int], None] | None = None
@@ -336,13 +347,14 @@ def main() -> None:
             result = _in_subprocess(name, "throughput", chunk, on_start)
             return result["seconds"], result["outputs"]
         server = pools[name].server_pid
-        cpu = _tree_cpu(server) + time.process_time()
+        tree, trainer = _tree_cpu(server), time.process_time()
         start = time.perf_counter()
         outputs = _sandbox_runner(pools[name])(programs[chunk])
         took = time.perf_counter() - start
         if name == "sandbox":
-            isolated_cpu[0] += _tree_cpu(server) + time.process_time() - cpu
-            isolated_cpu[1] += chunk.stop - chunk.start
+            isolated_cpu[0] += _tree_cpu(server) - tree
+            isolated_cpu[1] += time.process_time() - trainer
+            isolated_cpu[2] += chunk.stop - chunk.start
         return took, outputs
 
     # Each round walks the programs in chunks, every method taking its turn on each chunk in
@@ -392,7 +404,8 @@ def main() -> None:
         for name, out in outputs.items()
     }
     median = {name: statistics.median(values) for name, values in rates.items()}
-    cpu_ms = 1e3 * isolated_cpu[0] / isolated_cpu[1]
+    sandbox_ms, trainer_ms = (1e3 * seconds / isolated_cpu[2] for seconds in isolated_cpu[:2])
+    cpu_ms = sandbox_ms + trainer_ms
     config = SandboxOptions()
     lines = [
         "# Sandbox throughput on GSM-Hard programs",
@@ -420,7 +433,8 @@ def main() -> None:
         "the output back) and a `multiprocessing.Process` running `exec`, joined with a 5 s "
         "timeout; `htl-pipe`: the same with a `Pipe` instead of the Manager (a leaner variant, "
         "for reference); `tora`: a `pebble.ProcessPool` per batch of 64; `sandbox`: "
-        "`SandboxPool()` defaults; `sandbox-reuse`: `isolate=False`.",
+        "`SandboxPool()` defaults; `sandbox-private-net`: `private_network=True`; "
+        "`sandbox-reuse`: `isolate=False`.",
         f"- Latency: {LATENCY_PROGRAMS} programs handed over one at a time (`tora`: a batch, "
         "hence a pool, of one). Peak memory: largest total PSS of the method's processes "
         "(baseline interpreter and its children; sandbox server, templates and children), "
@@ -456,17 +470,18 @@ def main() -> None:
         f"| sandbox p99 latency (ms) | {P99_FLOOR_MS:g} (at most) | | **{p99:.1f}** | "
         f"{'yes' if p99 <= P99_FLOOR_MS else 'NO'} |",
         "",
-        f"CPU per program, isolated mode (`sandbox`): **{cpu_ms:.2f} ms** (trainer process and "
-        "the sandbox's whole process tree, over the timed chunks of every round).",
+        f"CPU per program, isolated mode (`sandbox`): **{cpu_ms:.2f} ms**: {sandbox_ms:.2f} ms "
+        f"in the sandbox's whole process tree, {trainer_ms:.2f} ms in the trainer's process "
+        "(its reader thread, frames), over the timed chunks of every round.",
     ]
     if breakdown:
         kinds = [k for k, _ in KINDS] + ["user code"]
         lines += [
             "",
-            "Where it goes (percent of `perf record -g` samples over one more untimed pass; "
-            "a sample is counted under the first of these found in its call stack; user code "
-            "is Python: in a child the program and its confinement, in the server and the "
-            "templates their event loops):",
+            "Where the sandbox's part goes (percent of the `perf record -g` samples of its "
+            "processes over one more untimed pass; a sample is counted under the first of "
+            "these found in its call stack; user code is Python: in a child the program and "
+            "its confinement, in the server and the templates their event loops):",
             "",
             "| process | " + " | ".join(kinds) + " | all | ms per program |",
             "|---|" + "---|" * (len(kinds) + 2),
@@ -475,7 +490,7 @@ def main() -> None:
             shares = breakdown.get(role, {})
             whole = sum(shares.values())
             cells = " | ".join(f"{shares.get(k, 0):.1f}" for k in kinds)
-            lines.append(f"| {role} | {cells} | {whole:.1f} | {cpu_ms * whole / 100:.2f} |")
+            lines.append(f"| {role} | {cells} | {whole:.1f} | {sandbox_ms * whole / 100:.2f} |")
     for name, indices in differing.items():
         for i in indices[:5]:
             lines.append(

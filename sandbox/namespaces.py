@@ -248,7 +248,11 @@ def isolate(
     scratch = Scratch(path, False, os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY))
     guarantees.scratch = path
     if not use_namespaces:
-        guarantees.warnings.append("namespaces disabled by configuration (namespaces=false)")
+        guarantees.warnings.append(
+            "namespaces disabled by configuration (namespaces=false): no filesystem view, "
+            "Landlock domain or private network; sandboxed code can read every world-readable "
+            "file"
+        )
     else:
         try:
             if root:
@@ -262,8 +266,9 @@ def isolate(
             guarantees.network_namespace = True
         except OSError as exc:
             guarantees.warnings.append(
-                f"no mount/network namespace ({exc}): sandboxed code can reach the network "
-                "and write wherever its user may (world-writable directories such as /tmp)"
+                f"no mount/network namespace ({exc}): sandboxed code can reach the network, "
+                "read every world-readable file and write wherever its user may "
+                "(world-writable directories such as /tmp)"
             )
         guarantees.pid_namespace = _probe_pid_namespace()
     guarantees.private_uid = root and not guarantees.user_namespace

@@ -48,9 +48,16 @@ from lightning_modules.options import EvaluationOptions, NetworkOptions, Optimiz
 from lightning_modules.sft import SFTModule
 from rl.advantages import gae, group_normalized_advantages, leave_one_out_advantages
 from rl.experience import Experience, RolloutBatch, assemble_rollouts, token_rewards
+from rl.filters import truncated, uniform_groups, void_turns
 from rl.kl import KLController, kl_penalty
-from rl.losses import clipped_policy_loss, clipped_value_loss, entropy_from_logits
-from rl.masked import masked_mean, masked_whiten
+from rl.losses import clipped_policy_loss, clipped_value_loss, entropy_from_logits, loss_weights
+from rl.masked import (
+    explained_variance,
+    first_selected,
+    masked_mean,
+    masked_summary,
+    masked_whiten,
+)
 from rl.options import PPOOptions
 from rl.rewards import (
     ErrorAssessmentReward,
@@ -60,6 +67,7 @@ from rl.rewards import (
     load_reward_function,
     score_rollouts,
 )
+from rl.shaping import overlong_penalty
 
 # HTL sampled with top_k=0, top_p=1: the plain distribution (at temperature 1).
 HTL_ROLLOUTS = GenerationOptions(max_new_tokens=512, do_sample=True, top_k=0, top_p=1.0)
@@ -104,10 +112,12 @@ class PPOModule(SFTModule):
         self.automatic_optimization = False
         self.options = ppo or PPOOptions()
         self.rollout_options = rollout or HTL_ROLLOUTS
-        if self.options.advantage != "gae" and self.rollout_options.num_samples < 2:
+        grouping = "dynamic_sampling" if self.options.dynamic_sampling else None
+        if self.options.advantage != "gae":
+            grouping = f"advantage {self.options.advantage!r}"
+        if grouping is not None and self.rollout_options.num_samples < 2:
             raise ValueError(
-                f"advantage {self.options.advantage!r} compares samples of the same prompt: "
-                "set rollout.num_samples >= 2"
+                f"{grouping} compares samples of the same prompt: set rollout.num_samples >= 2"
             )
         if init_checkpoint is not None:
             load_policy_weights(self.model, init_checkpoint)
@@ -142,10 +152,10 @@ class PPOModule(SFTModule):
         rollouts = self._sample(batch)
         samples = list(batch["problems"])
         scored = score_rollouts(self.reward, samples, rollouts)
-        experience, kl_per_sequence = self._experience(batch, rollouts, scored)
+        experience, diagnostics = self._experience(batch, rollouts, scored)
         update_stats = self._update(experience)
-        self.kl_controller.update(kl_per_sequence, len(rollouts))
-        self._log_batch(rollouts, scored, kl_per_sequence, update_stats)
+        self.kl_controller.update(diagnostics["ppo/kl"], len(rollouts))
+        self._log_batch(rollouts, scored, diagnostics, update_stats)
         if batch_idx % self.trainer.log_every_n_steps == 0:
             self._log_rollouts(samples, rollouts, scored)
 
@@ -166,8 +176,10 @@ class PPOModule(SFTModule):
     @torch.no_grad()
     def _experience(
         self, batch: dict[str, Any], rollouts: list[Rollout], scored: ScoredRollouts
-    ) -> tuple[Experience, float]:
-        """Freezes the rollout policy's log-probabilities and values, and the advantages."""
+    ) -> tuple[Experience, dict[str, float]]:
+        """Freezes the rollout policy's log-probabilities and values, and the advantages; also
+        returns what to log about them (KL per sequence, advantages, critic, filters)."""
+        options = self.options
         rollout_batch = assemble_rollouts(
             batch["prompt_input_ids"],
             batch["prompt_attention_mask"],
@@ -180,24 +192,62 @@ class PPOModule(SFTModule):
         logprobs, ref_logprobs = (torch.cat([p[i] for p in parts]) for i in (0, 1))
         values = torch.cat([p[2] for p in parts]) if self.value_head is not None else None
         mask = rollout_batch.action_mask
-        kl = kl_penalty(logprobs, ref_logprobs, self.options.kl_estimator)
+        kl = kl_penalty(logprobs, ref_logprobs, options.kl_estimator)
         scores = torch.tensor(scored.scores, device=logprobs.device)
+        penalty = overlong_penalty(
+            rollout_batch.response_mask.sum(1),
+            self.rollout_options.max_new_tokens,
+            options.soft_punish_cache,
+        )
+        scores = scores + penalty
+        left_out, diagnostics = self._left_out(rollouts, scores)
+        diagnostics["reward/overlong_penalty"] = penalty.mean().item()
+        loss_mask = mask & ~left_out[:, None]
         rewards = token_rewards(scores, kl, mask, self.kl_controller.value)
         returns = None
         if values is None:
-            group_advantages = (
-                group_normalized_advantages
-                if self.options.advantage == "grpo"
-                else leave_one_out_advantages
-            )
-            advantages = group_advantages(rewards.sum(1), self.rollout_options.num_samples)
+            group_size = self.rollout_options.num_samples
+            if options.advantage == "grpo":
+                advantages = group_normalized_advantages(
+                    rewards.sum(1), group_size, options.scale_rewards
+                )
+            else:
+                advantages = leave_one_out_advantages(rewards.sum(1), group_size)
             advantages = torch.where(mask, advantages[:, None], 0.0)
         else:
-            advantages, returns = gae(rewards, values, mask, self.options.gamma, self.options.lam)
-        if self.options.whiten_advantages:
-            advantages = masked_whiten(advantages, mask)
-        kl_per_sequence = torch.where(mask, kl, 0.0).sum(1).mean().item()
-        return Experience(rollout_batch, logprobs, values, advantages, returns), kl_per_sequence
+            advantages, returns = gae(rewards, values, mask, options.gamma, options.lam)
+            diagnostics["value/explained_variance"] = explained_variance(values, returns, loss_mask)
+            diagnostics["value/mean"] = masked_mean(values, loss_mask).item()
+        if options.whiten_advantages:
+            advantages = masked_whiten(advantages, loss_mask)
+        diagnostics |= advantage_diagnostics(advantages, loss_mask)
+        diagnostics["ppo/kl"] = torch.where(mask, kl, 0.0).sum(1).mean().item()
+        experience = Experience(rollout_batch, logprobs, values, advantages, returns, loss_mask)
+        return experience, diagnostics
+
+    def _left_out(self, rollouts: list[Rollout], scores: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """The rollouts the enabled filters keep out of the loss, and the share of each."""
+        options, device = self.options, scores.device
+        filters = {
+            "truncated": (options.mask_truncated_completions, lambda: truncated(rollouts, device)),
+            "void_turn": (
+                options.mask_void_turns,
+                lambda: void_turns(self.format, rollouts, device),
+            ),
+            "uniform_group": (
+                options.dynamic_sampling,
+                lambda: uniform_groups(scores, self.rollout_options.num_samples),
+            ),
+        }
+        left_out = torch.zeros(len(rollouts), dtype=torch.bool, device=device)
+        shares = {}
+        for name, (enabled, find) in filters.items():
+            if enabled:
+                hit = find()
+                left_out |= hit
+                shares[f"rollout/{name}_fraction"] = hit.float().mean().item()
+        shares["rollout/loss_fraction"] = 1.0 - left_out.float().mean().item()
+        return left_out, shares
 
     def _score(self, batch: RolloutBatch) -> tuple[Tensor, Tensor, Tensor | None]:
         """Dense log-probabilities of the policy and the reference, and the values."""
@@ -255,12 +305,17 @@ class PPOModule(SFTModule):
             yield batch.select(rows)
 
     def _update(self, experience: Experience) -> dict[str, float]:
-        """``epochs`` passes of shuffled minibatches; stops early past the target KL."""
+        """``epochs`` passes of shuffled minibatches; stops early past the target KL. Nothing
+        to learn on any rank (every rollout filtered out): no step, which would still move
+        the weights by Adam's momentum."""
         optimizer, scheduler = self.optimizers(), self.lr_schedulers()
         options = self.options
+        tokens = experience.loss_mask.sum().float()
+        if float(self.trainer.strategy.reduce(tokens, reduce_op="sum")) == 0.0:
+            return {"updates": 0.0, "early_stopped": 0.0}
         minibatch = options.minibatch_size or len(experience)
-        history: list[dict[str, float]] = []
-        for _ in range(options.epochs):
+        history: list[tuple[int, dict[str, float]]] = []
+        for epoch in range(1, options.epochs + 1):
             order = torch.randperm(len(experience), device=experience.advantages.device)
             for rows in order.split(minibatch):
                 stats = self._minibatch_step(experience.select(rows))
@@ -273,7 +328,7 @@ class PPOModule(SFTModule):
                 optimizer.step()
                 optimizer.zero_grad()
                 scheduler.step()
-                history.append(stats)
+                history.append((epoch, stats))
                 if self._past_target_kl(stats["approx_kl"]):
                     return summarize(history, early_stopped=True)
         return summarize(history, early_stopped=False)
@@ -289,25 +344,36 @@ class PPOModule(SFTModule):
         return float(mean) > 1.5 * self.options.target_kl
 
     def _minibatch_step(self, minibatch: Experience) -> dict[str, float]:
-        """Backward of the minibatch's loss, in micro-batches weighted by their token counts
-        (so the result is the same as one pass over the whole minibatch)."""
+        """Backward of the minibatch's loss in micro-batches: the policy loss with the token
+        weights of ``loss_type`` over the whole minibatch, the value loss and the entropy as
+        token means, each micro-batch weighed by its share of the tokens (so the result is the
+        same as one pass over the whole minibatch)."""
         options = self.options
         size = options.micro_batch_size or len(minibatch)
-        total_tokens = minibatch.batch.action_mask.sum().clamp(min=1)
-        sums: dict[str, float] = {}
+        weights = loss_weights(
+            minibatch.loss_mask, options.loss_type, self.rollout_options.max_new_tokens
+        )
+        total_tokens = minibatch.loss_mask.sum().clamp(min=1)
+        sums: dict[str, float] = {"policy_loss": 0.0}
+        extremes: dict[str, list[float]] = {"ratio_min": [], "ratio_max": []}
         for rows in torch.arange(len(minibatch), device=total_tokens.device).split(size):
             part = minibatch.select(rows)
-            mask = part.batch.action_mask
+            mask = part.loss_mask
             logprobs, values, entropy = self._response_outputs(
                 part.batch, focus=True, values=True, entropy=True
             )
             policy = clipped_policy_loss(
-                logprobs, part.old_logprobs, part.advantages, mask, options.clip_range
+                logprobs,
+                part.old_logprobs,
+                part.advantages,
+                weights[rows],
+                options.epsilon,
+                options.epsilon_high,
             )
+            share = mask.sum() / total_tokens
             entropy_mean = masked_mean(entropy, mask)
-            loss = policy.loss - options.entropy_coef * entropy_mean
+            loss = policy.loss - share * options.entropy_coef * entropy_mean
             stats = {
-                "policy_loss": policy.loss,
                 "clip_fraction": policy.clip_fraction,
                 "approx_kl": policy.approx_kl,
                 "entropy": entropy_mean,
@@ -316,19 +382,25 @@ class PPOModule(SFTModule):
                 value = clipped_value_loss(
                     values, part.old_values, part.returns, mask, options.clip_range_value
                 )
-                loss = loss + options.value_loss_coef * value.loss
+                loss = loss + share * options.value_loss_coef * value.loss
                 stats |= {"value_loss": value.loss, "value_clip_fraction": value.clip_fraction}
-            weight = mask.sum() / total_tokens
-            self.manual_backward(loss * weight)
+            self.manual_backward(loss)
+            sums["policy_loss"] += float(policy.loss.detach())
             for name, number in stats.items():
-                sums[name] = sums.get(name, 0.0) + float(number.detach() * weight)
-        return sums
+                sums[name] = sums.get(name, 0.0) + float(number.detach() * share)
+            if mask.any():
+                extremes["ratio_min"].append(float(policy.ratio_min))
+                extremes["ratio_max"].append(float(policy.ratio_max))
+        return sums | {
+            "ratio_min": min(extremes["ratio_min"], default=1.0),
+            "ratio_max": max(extremes["ratio_max"], default=1.0),
+        }
 
     def _log_batch(
         self,
         rollouts: list[Rollout],
         scored: ScoredRollouts,
-        kl_per_sequence: float,
+        diagnostics: dict[str, float],
         update_stats: dict[str, float],
     ) -> None:
         size = len(rollouts)
@@ -338,13 +410,13 @@ class PPOModule(SFTModule):
         metrics = {
             "reward/mean": scores.mean().item(),
             "reward/std": scores.std().item() if size > 1 else 0.0,
-            "ppo/kl": kl_per_sequence,
             "ppo/kl_coef": self.kl_controller.value,
             "rollout/response_length": float(
                 sum(rollout.num_generated_tokens for rollout in rollouts) / size
             ),
             "rollout/execution_error_rate": len(failed) / len(ran) if ran else 0.0,
             "rollout/no_program_rate": 1.0 - len(ran) / size,
+            **diagnostics,
             **{f"ppo/{name}": value for name, value in update_stats.items()},
         }
         if isinstance(self.reward, ErrorAssessmentReward):
@@ -421,8 +493,34 @@ def evaluation_mode(module: torch.nn.Module) -> Iterator[None]:
         module.train(was_training)
 
 
-def summarize(history: list[dict[str, float]], early_stopped: bool) -> dict[str, float]:
-    """Means over the batch's optimizer steps, their count, and whether the KL stop fired."""
-    names = history[0].keys()
-    summary = {name: sum(step[name] for step in history) / len(history) for name in names}
+def advantage_diagnostics(advantages: Tensor, mask: Tensor) -> dict[str, float]:
+    """What the loss will see: mean, std, min and max over the loss tokens, and the mean over
+    responses of their first token's advantage. That one should hover around 0: a value
+    persistently below it pushes every response off its own opening (GAE with λ < 1 and a
+    critic that does not know the values yet, whitened; see ``PPOOptions.lam``)."""
+    summary = {
+        f"advantages/{name}": value for name, value in masked_summary(advantages, mask).items()
+    }
+    first = first_selected(advantages, mask)
+    summary["advantages/first_token_mean"] = first.mean().item() if first.numel() else 0.0
+    return summary
+
+
+def summarize(history: list[tuple[int, dict[str, float]]], early_stopped: bool) -> dict[str, float]:
+    """The batch's optimizer steps (each with its epoch, from 1): means over them, the ratio's
+    extremes over all of them, the approximate KL and clip fraction of each epoch (a policy
+    running away shows as a rise from epoch to epoch), the step count and whether the KL stop
+    fired."""
+    steps = [stats for _, stats in history]
+    extremes = {"ratio_min": min, "ratio_max": max}
+    summary = {
+        name: extremes[name](s[name] for s in steps)
+        if name in extremes
+        else sum(s[name] for s in steps) / len(steps)
+        for name in steps[0]
+    }
+    for epoch in sorted({epoch for epoch, _ in history}):
+        of_epoch = [stats for number, stats in history if number == epoch]
+        for name in ("approx_kl", "clip_fraction"):
+            summary[f"epoch_{epoch}/{name}"] = sum(s[name] for s in of_epoch) / len(of_epoch)
     return summary | {"updates": float(len(history)), "early_stopped": float(early_stopped)}

@@ -89,6 +89,14 @@ class Verdict:
         }
 
 
+def closing_words(blocks: Sequence[Block]) -> list[str]:
+    """The text blocks after the last code block (all of them when there is no code): where a
+    format that runs code as it goes concludes."""
+    code_positions = [index for index, block in enumerate(blocks) if block.kind == "code"]
+    start = code_positions[-1] + 1 if code_positions else 0
+    return [block.content for block in blocks[start:] if block.kind == "text"]
+
+
 class SolutionVerifier:
     """Extracts the reasoning's answer with the format and the program's from its last run, and
     matches both against the gold."""
@@ -112,14 +120,13 @@ class SolutionVerifier:
         """
         if self.format.execution_delimiters is None:
             return program_answer
-        code_positions = [index for index, block in enumerate(blocks) if block.kind == "code"]
-        start = code_positions[-1] + 1 if code_positions else 0
-        words = [block.content for block in blocks[start:] if block.kind == "text"]
+        words = closing_words(blocks)
+        has_code = any(block.kind == "code" for block in blocks)
         for block in reversed(words):
             committed = extract_text_answer(block, fallback=False)
             if committed is not None:
                 return committed
-        if code_positions and program_answer is not None:
+        if has_code and program_answer is not None:
             return program_answer
         return extract_text_answer("\n".join(words)) if words else program_answer
 

@@ -44,12 +44,17 @@ def grouped(scores: Tensor, group_size: int) -> Tensor:
     return scores.view(-1, group_size)
 
 
-def group_normalized_advantages(scores: Tensor, group_size: int, eps: float = 1e-6) -> Tensor:
+def group_normalized_advantages(
+    scores: Tensor, group_size: int, scale: bool = True, eps: float = 1e-6
+) -> Tensor:
     """GRPO (Shao et al. 2024): each rollout's score minus its prompt's mean, over the group's
-    standard deviation. A group whose samples all scored alike teaches nothing (all zeros)."""
+    standard deviation when ``scale`` (without: Dr. GRPO, arXiv 2503.20783). A group whose
+    samples all scored alike teaches nothing (all zeros)."""
     groups = grouped(scores, group_size)
-    mean, std = groups.mean(1, keepdim=True), groups.std(1, keepdim=True)
-    return ((groups - mean) / (std + eps)).view(-1)
+    centred = groups - groups.mean(1, keepdim=True)
+    if scale:
+        centred = centred / (groups.std(1, keepdim=True) + eps)
+    return centred.view(-1)
 
 
 def leave_one_out_advantages(scores: Tensor, group_size: int) -> Tensor:

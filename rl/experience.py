@@ -114,13 +114,15 @@ def token_rewards(scores: Tensor, kl: Tensor, action_mask: Tensor, kl_coef: floa
 @dataclass(frozen=True)
 class Experience:
     """A scored rollout batch, frozen before the updates: what the rollout policy assigned to its
-    own tokens (``old_logprobs``), the critic's ``values`` (GAE only), and the targets."""
+    own tokens (``old_logprobs``), the critic's ``values`` (GAE only), the targets, and the
+    tokens the losses see (``loss_mask``: the actions of the rollouts no filter left out)."""
 
     batch: RolloutBatch
     old_logprobs: Tensor
     old_values: Tensor | None
     advantages: Tensor
     returns: Tensor | None
+    loss_mask: Tensor
 
     def __len__(self) -> int:
         return len(self.batch)
@@ -135,4 +137,5 @@ class Experience:
             old_values=pick(self.old_values),
             advantages=self.advantages[rows],
             returns=pick(self.returns),
+            loss_mask=self.loss_mask[rows],
         )

@@ -31,3 +31,36 @@ def masked_whiten(values: Tensor, mask: Tensor, shift_mean: bool = True) -> Tens
     if not shift_mean:
         whitened = whitened + mean
     return torch.where(mask.bool(), whitened, 0.0)
+
+
+def masked_summary(values: Tensor, mask: Tensor) -> dict[str, float]:
+    """Mean, standard deviation, minimum and maximum over the selected entries (all 0 when
+    none is selected), for logging."""
+    selected = values[mask.bool()].float()
+    if not selected.numel():
+        return {"mean": 0.0, "std": 0.0, "min": 0.0, "max": 0.0}
+    std = selected.std().item() if selected.numel() > 1 else 0.0
+    return {
+        "mean": selected.mean().item(),
+        "std": std,
+        "min": selected.min().item(),
+        "max": selected.max().item(),
+    }
+
+
+def explained_variance(values: Tensor, returns: Tensor, mask: Tensor) -> float:
+    """``1 - Var(returns - values) / Var(returns)`` over the selected entries: 1 for a critic
+    that predicts its targets, 0 for one no better than their mean, negative when worse (a
+    value head still at zero on varied returns scores about ``-mean² / Var``)."""
+    variance = masked_var(returns, mask)
+    if variance.item() == 0.0:
+        return 0.0
+    return (1.0 - masked_var(returns - values, mask) / variance).item()
+
+
+def first_selected(values: Tensor, mask: Tensor) -> Tensor:
+    """Each row's first selected entry, for the rows that have one: (B, T) → (rows,)."""
+    mask = mask.bool()
+    rows = mask.any(1)
+    first = mask.float().argmax(1)  # argmax returns the first maximum
+    return values[rows, first[rows]]

@@ -10,6 +10,8 @@ from rl.kl import KLEstimator
 
 Advantage = Literal["gae", "grpo", "rloo"]
 ADVANTAGES: tuple[Advantage, ...] = ("gae", "grpo", "rloo")
+LossType = Literal["grpo", "dapo", "dr_grpo"]
+LOSS_TYPES: tuple[LossType, ...] = ("grpo", "dapo", "dr_grpo")
 
 
 @dataclass
@@ -24,12 +26,40 @@ class PPOOptions:
         minibatch_size: rollouts per optimizer step (None: the whole batch, one step per epoch).
         micro_batch_size: rollouts per forward/backward, accumulated into one step (None: the
             minibatch); lowers memory, not the result.
-        clip_range: ε of the clipped policy ratio.
+        epsilon: ε of the clipped policy ratio, its lower bound ``1 - ε`` (TRL's name).
+        epsilon_high: upper bound ``1 + epsilon_high`` of the ratio (None: ``epsilon``);
+            DAPO's clip-higher (arXiv 2503.14476) uses 0.28, room for unlikely tokens to grow.
+        loss_type: how token losses become the policy loss (TRL's names): ``dapo``, the mean
+            over every loss token of the minibatch (DAPO, arXiv 2503.14476; what PPO did here
+            before the option existed); ``grpo``, each sequence's mean, then the mean over
+            sequences (long answers weigh less per token); ``dr_grpo``, the sum over tokens over
+            the constant ``rollout.max_new_tokens`` x sequences (Dr. GRPO, arXiv 2503.20783).
+            The value loss and the entropy stay token means.
+        scale_rewards: ``grpo`` divides each score's deviation from its group mean by the
+            group's standard deviation; False keeps the plain deviation (Dr. GRPO: the division
+            over-weights prompts that are nearly always or nearly never solved).
+        dynamic_sampling: leave out of the loss every prompt group whose scores are all equal
+            (all right or all wrong: no signal); DAPO's filter, without its refill, so a batch
+            trains on fewer rollouts (``rollout/uniform_group_fraction`` logs how many). Needs
+            ``rollout.num_samples >= 2``.
+        mask_truncated_completions: leave rollouts cut by the token budget out of the loss
+            (TRL's name, DAPO): their "no answer" score says nothing about the tokens written.
+        mask_void_turns: multi-round formats (LCE, markdown): leave out of the loss a rollout
+            whose last turn neither closed a code block nor committed to an answer (SimpleTIR's
+            void turn, arXiv 2509.02479); rollouts cut by the budget count as void.
+        soft_punish_cache: DAPO's overlong shaping (TRL's ``get_soft_overlong_punishment``):
+            a response within this many tokens of ``rollout.max_new_tokens`` loses a share of
+            1 growing linearly to the whole at the budget (0: off).
         clip_range_value: how far the value may move from its rollout-time estimate.
         value_loss_coef: weight of the value loss (GAE only).
         entropy_coef: weight of the entropy bonus (0: none).
         gamma: discount per model token.
-        lam: GAE's λ.
+        lam: GAE's λ. Below 1 an advantage leans on the critic: with a terminal score and a
+            critic that knows nothing yet (the head starts at zero) token ``t`` sees only
+            ``λ^(T-t)`` of the score, and whitening turns that into a push against the first
+            tokens of every response. 1 gives ``score - V`` on every token, unbiased whatever
+            the critic (Open-Reasoner-Zero, arXiv 2503.24290; VC-PPO, arXiv 2503.01491). 0.95
+            is TRL's default, as HTL ran it.
         whiten_advantages: normalise advantages over the batch's tokens.
         kl_estimator: ``k1`` (log ratio) or ``k3`` (non-negative, lower variance).
         kl_coef: initial KL coefficient β.
@@ -45,7 +75,14 @@ class PPOOptions:
     epochs: int = 4
     minibatch_size: int | None = None
     micro_batch_size: int | None = None
-    clip_range: float = 0.2
+    epsilon: float = 0.2
+    epsilon_high: float | None = None
+    loss_type: LossType = "dapo"
+    scale_rewards: bool = True
+    dynamic_sampling: bool = False
+    mask_truncated_completions: bool = False
+    mask_void_turns: bool = False
+    soft_punish_cache: int = 0
     clip_range_value: float = 0.2
     value_loss_coef: float = 0.1
     entropy_coef: float = 0.0
@@ -65,10 +102,15 @@ class PPOOptions:
             raise ValueError(f"advantage must be one of {ADVANTAGES}, got {self.advantage!r}")
         if self.kl_estimator not in ("k1", "k3"):
             raise ValueError(f"kl_estimator must be 'k1' or 'k3', got {self.kl_estimator!r}")
+        if self.loss_type not in LOSS_TYPES:
+            raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {self.loss_type!r}")
         require_at_least(
             self, 1, ("epochs", "minibatch_size", "micro_batch_size", "kl_horizon"), "ppo"
         )
-        if self.clip_range <= 0.0 or self.clip_range_value <= 0.0:
-            raise ValueError("clip_range and clip_range_value must be positive")
+        require_at_least(self, 0, ("soft_punish_cache",), "ppo")
+        if self.epsilon <= 0.0 or self.clip_range_value <= 0.0:
+            raise ValueError("epsilon and clip_range_value must be positive")
+        if self.epsilon_high is not None and self.epsilon_high <= 0.0:
+            raise ValueError(f"epsilon_high must be positive, got {self.epsilon_high}")
         if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.lam <= 1.0):
             raise ValueError(f"gamma and lam must be in [0, 1], got {self.gamma}, {self.lam}")

@@ -99,6 +99,18 @@ class PromptBatches(L.LightningDataModule):
         return DataLoader([prompt_batch(self.size)] * 1000, batch_size=None)
 
 
+def quiet_trainer(**settings: object) -> L.Trainer:
+    """A CPU trainer that writes and prints nothing."""
+    return L.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **settings,
+    )
+
+
 class RewardHistory(L.Callback):
     def __init__(self) -> None:
         self.rewards: list[float] = []
@@ -253,15 +265,7 @@ def test_the_toy_policy_learns_to_write_the_target(advantage, prompts, samples) 
     torch.manual_seed(0)
     module = toy_module(advantage, samples)
     history = RewardHistory()
-    trainer = L.Trainer(
-        max_steps=4 * 14,  # 14 rollout batches of 4 PPO epochs
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[history],
-    )
+    trainer = quiet_trainer(max_steps=4 * 14, callbacks=[history])  # 14 batches of 4 epochs
     trainer.fit(module, datamodule=PromptBatches(prompts))
     assert history.rewards[0] < 0.6  # the untrained policy rarely writes it
     assert sum(history.rewards[-3:]) / 3 >= 0.9, history.rewards
@@ -270,16 +274,7 @@ def test_the_toy_policy_learns_to_write_the_target(advantage, prompts, samples) 
 def test_updates_stop_once_the_policy_moves_past_the_target_kl() -> None:
     torch.manual_seed(0)
     module = toy_module(epochs=50, target_kl=0.001, entropy_coef=1.0)  # moves even unrewarded
-    trainer = L.Trainer(
-        max_steps=1000,
-        max_epochs=1,
-        limit_train_batches=1,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer(max_steps=1000, max_epochs=1, limit_train_batches=1)
     trainer.fit(module, datamodule=PromptBatches(16))
     metrics = trainer.callback_metrics
     assert float(metrics["ppo/early_stopped"]) == 1.0

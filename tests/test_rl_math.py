@@ -10,12 +10,17 @@ import torch
 from rl.advantages import gae, group_normalized_advantages, leave_one_out_advantages
 from rl.experience import token_rewards
 from rl.kl import KLController, kl_penalty
-from rl.losses import clipped_policy_loss, clipped_value_loss, entropy_from_logits
+from rl.losses import clipped_policy_loss, clipped_value_loss, entropy_from_logits, loss_weights
 from rl.masked import masked_mean, masked_whiten
 
 
 def rows(*values: list[float]) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float)
+
+
+def token_mean(mask: torch.Tensor) -> torch.Tensor:
+    """The default aggregation's weights (``dapo``): a mean over the selected tokens."""
+    return loss_weights(mask, "dapo", max_length=mask.shape[1])
 
 
 def test_gae_with_lambda_matches_the_recursion_by_hand() -> None:
@@ -82,7 +87,7 @@ def test_clipped_policy_loss_clips_only_in_the_direction_of_the_advantage() -> N
     old = torch.zeros(1, 4)
     new = torch.log(rows([1.5, 1.5, 0.5, 0.5])).requires_grad_()
     advantages = rows([1.0, -1.0, 1.0, -1.0])
-    result = clipped_policy_loss(new, old, advantages, torch.ones(1, 4, dtype=torch.bool), 0.2)
+    result = clipped_policy_loss(new, old, advantages, token_mean(torch.ones(1, 4)), 0.2)
     # per token: max(-1.5, -1.2) = -1.2 (clipped); max(1.5, 1.2) = 1.5; max(-0.5, -0.8) = -0.5;
     # max(0.5, 0.8) = 0.8 (clipped)
     assert result.loss.item() == pytest.approx((-1.2 + 1.5 - 0.5 + 0.8) / 4)
@@ -97,12 +102,15 @@ def test_clipped_policy_loss_clips_only_in_the_direction_of_the_advantage() -> N
 
 def test_policy_loss_ignores_masked_tokens() -> None:
     mask = torch.tensor([[True, False, True, False]])
-    base = clipped_policy_loss(torch.zeros(1, 4), torch.zeros(1, 4), rows([1, 2, 3, 4]), mask, 0.2)
+    weights = token_mean(mask)
+    base = clipped_policy_loss(
+        torch.zeros(1, 4), torch.zeros(1, 4), rows([1, 2, 3, 4]), weights, 0.2
+    )
     garbage = clipped_policy_loss(
         rows([0, float("nan"), 0, 9.0]),
         rows([0, 5.0, 0, float("inf")]),
         rows([1, 2, 3, 4]),
-        mask,
+        weights,
         0.2,
     )
     assert base.loss.item() == pytest.approx(-2.0)

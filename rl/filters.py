@@ -1,0 +1,51 @@
+"""Which rollouts enter the loss: the filters peers use to keep rollouts without signal, or with
+a misleading one, out of the update. Each returns a (B,) bool tensor, True for the rollouts it
+leaves out; the module masks their tokens (they still count in group baselines, as in TRL)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from datamodules.formats import SolutionFormat
+from generation.engine import Rollout
+from metrics.answers import extract_text_answer
+from metrics.verification import closing_words
+from rl.advantages import grouped
+
+
+def uniform_groups(scores: Tensor, group_size: int) -> Tensor:
+    """DAPO's dynamic sampling (arXiv 2503.14476): the rollouts of every prompt whose samples
+    all scored the same; a group baseline gives them zero advantage, so they only dilute the
+    batch."""
+    groups = grouped(scores, group_size)
+    uniform = (groups == groups[:, :1]).all(1, keepdim=True)
+    return uniform.expand_as(groups).reshape(-1)
+
+
+def truncated(rollouts: Sequence[Rollout], device: torch.device | None = None) -> Tensor:
+    """Rollouts the token budget cut (TRL's ``mask_truncated_completions``, DAPO): their score
+    is the budget's verdict, not the content's."""
+    return torch.tensor([r.finish_reason == "token_budget" for r in rollouts], device=device)
+
+
+def has_void_turn(format: SolutionFormat, rollout: Rollout) -> bool:
+    """SimpleTIR (arXiv 2509.02479): a turn that produces neither a complete code block nor a
+    final answer. Every turn but the last closed a code block (the engine ran it), so only the
+    last can be void: when the budget cut it, or when its words (after the last code block)
+    commit to no answer. A one-round format (HTL) has no turns to be void."""
+    if format.execution_delimiters is None or rollout.finish_reason == "block_limit":
+        return False  # the block limit stops a rollout that has just closed one more block
+    if rollout.finish_reason == "token_budget":
+        return True
+    words = closing_words(format.parse(rollout.text))
+    return all(extract_text_answer(text, fallback=False) is None for text in words)
+
+
+def void_turns(
+    format: SolutionFormat, rollouts: Sequence[Rollout], device: torch.device | None = None
+) -> Tensor:
+    """:func:`has_void_turn` of each rollout."""
+    return torch.tensor([has_void_turn(format, r) for r in rollouts], device=device)

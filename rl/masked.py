@@ -50,8 +50,8 @@ def masked_summary(values: Tensor, mask: Tensor) -> dict[str, float]:
 
 def explained_variance(values: Tensor, returns: Tensor, mask: Tensor) -> float:
     """``1 - Var(returns - values) / Var(returns)`` over the selected entries: 1 for a critic
-    that predicts its targets, 0 for one no better than their mean, negative when worse (a
-    value head still at zero on varied returns scores about ``-mean² / Var``)."""
+    that predicts its targets, 0 for one no better than a constant (a head still at zero),
+    negative when worse. 0 when the returns do not vary."""
     variance = masked_var(returns, mask)
     if variance.item() == 0.0:
         return 0.0

@@ -41,6 +41,7 @@ import json
 import multiprocessing
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -72,6 +73,24 @@ FLOORS = [
     ("sandbox", "htl-pipe", 3.0, False),
 ]
 P99_FLOOR_MS = 10.0
+# What the isolated mode's speed work found (2026-11-29); kept with the results it explains.
+FINDINGS = (
+    "At par with ToRA, not ahead, and only just: ToRA spends a fifth of the CPU per program "
+    "(its workers are reused, so nothing is forked or copied; see above), and on 2 cores "
+    "shared with CPU-bound training processes CPU sets the rate, so the ratio moves with the "
+    "load: the same code measured 0.93 and 0.81 (load average 7.0) earlier on 2026-11-29. "
+    "Most of the isolated mode's CPU is copy-on-write: a child copies ~340 pages of the "
+    "template (measured with `getrusage` in the child: ~110 before its first line of Python, "
+    "~100 for confinement, ~150 to compile, run and report a GSM-Hard program), and the "
+    "template re-copies what it writes after each fork; fork itself copies the template's "
+    "page tables. Landlock and the namespaces cost under 0.1 ms per program (0.1-0.6% of "
+    "samples). Kept: `LD_BIND_NOW` in the templates (12-19 fewer faults per child). Tried "
+    "and dropped, no gain beyond the run-to-run noise of about 5%: rehearsing a compile in "
+    "each spare before its program arrives, 2-3 spares per worker, two light templates "
+    "forking in parallel, `malloc_trim` in the template. A clear margin (the 2x moonshot) "
+    "would take a child that touches far fewer pages (CPython 3.12's immortal objects, or a "
+    "template and child loop written in C) more likely than tuning."
+)
 # Kinds of CPU work, by the first of these functions found in a perf sample's call stack.
 KINDS = [
     ("fork", ("copy_process", "kernel_clone", "_Fork")),
@@ -264,6 +283,10 @@ def _tree_cpu(root: int) -> float:
     return total / tick
 
 
+def _cpu_seconds(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
 def _parent(pid: int) -> int:
     with open(f"/proc/{pid}/stat") as handle:
         return int(handle.read().rsplit(")", 1)[1].split()[1])
@@ -333,18 +356,24 @@ def main() -> None:
         pool.run_many(programs[:32])
     names = [*BASELINES, *pools]
 
-    isolated_cpu = [
-        0.0,
-        0.0,
-        0,
-    ]  # the isolated mode's timed chunks: sandbox CPU, trainer CPU, programs
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _in_subprocess("tora", "throughput", slice(0, 0))  # an interpreter that runs nothing
+    tora_startup = _cpu_seconds(resource.getrusage(resource.RUSAGE_CHILDREN)) - _cpu_seconds(before)
+    tora_cpu = [0.0, 0]  # CPU seconds of ToRA's timed chunks (start-up excluded), programs
+    # The isolated mode's timed chunks: sandbox CPU seconds, trainer CPU seconds, programs.
+    isolated_cpu = [0.0, 0.0, 0]
 
     def measure(
         name: str, chunk: slice, on_start: Callable[[int], None] | None = None
     ) -> tuple[float, list]:
         """Seconds and outputs of one method on one chunk of the programs."""
         if name in BASELINES:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             result = _in_subprocess(name, "throughput", chunk, on_start)
+            if name == "tora":
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                tora_cpu[0] += _cpu_seconds(after) - _cpu_seconds(before) - tora_startup
+                tora_cpu[1] += chunk.stop - chunk.start
             return result["seconds"], result["outputs"]
         server = pools[name].server_pid
         tree, trainer = _tree_cpu(server), time.process_time()
@@ -472,7 +501,9 @@ def main() -> None:
         "",
         f"CPU per program, isolated mode (`sandbox`): **{cpu_ms:.2f} ms**: {sandbox_ms:.2f} ms "
         f"in the sandbox's whole process tree, {trainer_ms:.2f} ms in the trainer's process "
-        "(its reader thread, frames), over the timed chunks of every round.",
+        "(its reader thread, frames), over the timed chunks of every round. ToRA: "
+        f"{1e3 * tora_cpu[0] / tora_cpu[1]:.2f} ms (its interpreter and workers, the "
+        "interpreter's start-up excluded).",
     ]
     if breakdown:
         kinds = [k for k, _ in KINDS] + ["user code"]
@@ -491,6 +522,7 @@ def main() -> None:
             whole = sum(shares.values())
             cells = " | ".join(f"{shares.get(k, 0):.1f}" for k in kinds)
             lines.append(f"| {role} | {cells} | {whole:.1f} | {sandbox_ms * whole / 100:.2f} |")
+    lines += ["", FINDINGS]
     for name, indices in differing.items():
         for i in indices[:5]:
             lines.append(

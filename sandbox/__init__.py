@@ -54,7 +54,7 @@ What does not hold, or only in part:
 * concurrent programs share one (disconnected) network namespace: a UDP port one binds is
   taken for another, a covert channel of a bit at a time (as is contention for CPU or
   memory); ``private_network=True`` gives every program a namespace of its own, at about
-  0.3 ms of CPU per program plus the kernel's deferred teardown;
+  0.3 ms of CPU per program plus the kernel's deferred teardown (14% of throughput);
 * without Landlock scopes (Linux < 6.12) each program gets a network namespace of its own
   instead (abstract sockets are per namespace), files are confined by the view and by uids
   only, and a program could read what another opens to everyone in its working directory

@@ -39,7 +39,8 @@ class SandboxOptions:
         private_network: a network namespace of its own for every program. Closes the last
             channel between concurrent programs that the default leaves (a UDP port one binds,
             another finds taken: a bit at a time), for about 0.3 ms of CPU per program plus
-            the kernel's deferred teardown (see ``benchmarks/results/sandbox_throughput.md``).
+            the kernel's deferred teardown: 14% of the isolated mode's throughput
+            (``benchmarks/results/sandbox_throughput.md``).
     """
 
     workers: int | None = None

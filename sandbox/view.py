@@ -51,13 +51,11 @@ def _outermost(paths: set[str]) -> list[str]:
     return kept
 
 
-def installation(project: str) -> tuple[list[str], list[str]]:
-    """(directories of the running Python installation, what was left out and why).
-
-    The prefixes, the directory of the interpreter, and import-path entries inside a prefix
-    or named ``site-packages``/``dist-packages``; anything holding the project tree (say, a
-    prefix of ``/``) is left out, with a reason.
-    """
+def installation(project: str) -> list[str]:
+    """Directories of the running Python installation: the prefixes, the directory of the
+    interpreter, and import-path entries inside a prefix or named ``site-packages`` or
+    ``dist-packages``. Anything that holds the project tree (say, a prefix of ``/``) is left
+    out: the view would show the project (its templates then fail to start, visibly)."""
     prefixes = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
     prefixes = {os.path.realpath(p) for p in prefixes if p}
     found = set(prefixes) | {os.path.dirname(os.path.realpath(sys.executable))}
@@ -67,18 +65,16 @@ def installation(project: str) -> tuple[list[str], list[str]]:
         if real and (inside or os.path.basename(real) in ("site-packages", "dist-packages")):
             found.add(real)
     project = os.path.realpath(project)
-    kept, left_out = [], []
-    for path in _outermost({p for p in found if os.path.exists(p)}):
-        if project == path or project.startswith(path.rstrip("/") + "/"):
-            left_out.append(f"{path} (holds the project tree)")
-        else:
-            kept.append(path)
-    return kept, left_out
+    return [
+        path
+        for path in _outermost({p for p in found if os.path.exists(p)})
+        if not (project == path or project.startswith(path.rstrip("/") + "/"))
+    ]
 
 
 def readable(project: str) -> list[str]:
     """Every host path the view shows read-only (devices and /proc aside)."""
-    paths = installation(project)[0] + [p for p in LIBRARIES if os.path.isdir(p)]
+    paths = installation(project) + [p for p in LIBRARIES if os.path.isdir(p)]
     if os.path.isfile(LOADER_CACHE):
         paths.append(LOADER_CACHE)
     return paths

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import Outcome, SandboxOptions, SandboxPool
+from sandbox.view import installation
 
 ROOT = Path(__file__).resolve().parents[1]
 REFUSED = ("FileNotFoundError", "PermissionError")
@@ -69,6 +71,12 @@ def test_writing_outside_the_working_directory_is_refused(pool):
         result = pool.run(f"open({path!r}, 'w').write('x')")
         assert result.outcome is Outcome.ERROR, (path, result)
         assert result.error.startswith((*REFUSED, "OSError: [Errno 30]")), (path, result)
+
+
+def test_the_view_leaves_out_an_installation_that_holds_the_project():
+    prefix = os.path.realpath(sys.prefix)
+    assert prefix in installation(str(ROOT))
+    assert prefix not in installation(os.path.join(prefix, "projects", "thinkcode"))
 
 
 def test_python_and_its_libraries_still_work(pool):

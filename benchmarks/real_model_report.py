@@ -24,6 +24,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from tensorboard_scalars import read_scalars
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 CODE_MARKER = "<Code>"
@@ -90,16 +92,13 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def training_summary(folder: Path) -> dict[str, float]:
     """Wall seconds from the first to the last logged event, and the mean logged tokens/s."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
-    events.Reload()
-    scalars = [event for tag in events.Tags()["scalars"] for event in events.Scalars(tag)]
-    rates = [event.value for event in events.Scalars("train/tokens_per_sec")]
+    scalars = read_scalars(folder)
+    points = [point for tag in scalars.values() for point in tag]
+    rates = [point.value for point in scalars.get("train/tokens_per_sec", [])]
     return {
-        "wall_s": round(max(e.wall_time for e in scalars) - min(e.wall_time for e in scalars)),
+        "wall_s": round(max(p.wall_time for p in points) - min(p.wall_time for p in points)),
         "tokens_per_s": round(sum(rates) / len(rates), 1) if rates else 0.0,
-        "steps": max(e.step for e in scalars),
+        "steps": max(p.step for p in points),
     }
 
 

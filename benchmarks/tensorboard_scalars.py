@@ -1,0 +1,25 @@
+"""Scalars of a finished run, read back from its TensorBoard event files (benchmarks report
+what the run logged rather than re-deriving it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+
+class Point(NamedTuple):
+    step: int
+    value: float
+    wall_time: float
+
+
+def read_scalars(folder: Path) -> dict[str, list[Point]]:
+    """Every scalar tag of the event files in ``folder``, each as its points in logged order."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    events.Reload()
+    return {
+        tag: [Point(e.step, e.value, e.wall_time) for e in events.Scalars(tag)]
+        for tag in events.Tags()["scalars"]
+    }

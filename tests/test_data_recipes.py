@@ -65,3 +65,15 @@ def test_interpolation_recipes_pair_problems_then_solve_by_majority(capsys) -> N
     assert name == "VerifiedSolutions" and harvest["reference"] == "majority"
     written = step1["trainer"]["callbacks"][0]["init_args"]["path"]
     assert step2["data"]["init_args"]["predict"]["init_args"]["path"] == written
+
+
+def test_round_trip_fine_tunes_the_exported_model_on_its_samples(capsys) -> None:
+    sampled = resolved("quickstart.yaml", "data/rejection_sampling.yaml", capsys=capsys)
+    config = resolved("quickstart.yaml", "data/round_trip.yaml", capsys=capsys)
+    network = config["model"]["init_args"]["network"]
+    assert network["pretrained"] == "exported/quickstart" and network["model_config"] is None
+    train = config["data"]["init_args"]["train"]
+    assert train["class_path"].endswith("SampleFile")
+    assert train["init_args"]["path"] == sampled["trainer"]["callbacks"][0]["init_args"]["path"]
+    quickstart = resolved("quickstart.yaml", capsys=capsys)
+    assert config["data"]["init_args"]["val"] == quickstart["data"]["init_args"]["val"]

@@ -105,11 +105,10 @@ class HarvestWriter(BasePredictionWriter):
         if stage != "predict":
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        trainer.strategy.barrier()  # every rank has seen the journals before any deletes them
         if not self.resume and trainer.is_global_zero:
             for journal in self.journals():
                 journal.unlink()
-        trainer.strategy.barrier()
+        trainer.strategy.barrier()  # no rank reads a journal that is about to be deleted
         datamodule = trainer.datamodule
         if not hasattr(datamodule, "exclude_predict"):
             raise ValueError(f"{type(self).__name__} needs a datamodule with exclude_predict")

@@ -165,11 +165,8 @@ class VerifiedSolutions(Harvest):
             raise ValueError(f"min_votes must be >= 1, got {min_votes}")
         self.k, self.max_similarity, self.prefer = k, max_similarity, prefer
         self.behaviours = check_behaviours(behaviours)
-        self.behaviour_policy, self.reference, self.min_votes = (
-            behaviour_policy,
-            reference,
-            min_votes,
-        )
+        self.behaviour_policy = behaviour_policy
+        self.reference, self.min_votes = reference, min_votes
         self.require_execution, self.agree_with_reasoning = require_execution, agree_with_reasoning
 
     def select(

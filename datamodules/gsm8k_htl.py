@@ -115,8 +115,14 @@ def convert_solution(question: str, solution: str) -> Conversion:
         raise ConversionError("answer_not_computed", f"gold {answer} not among results {stated}")
     lines = [f"{step.name} = {step.code}" for step in steps]
     program = "\n".join([*lines, f"print({final_steps[-1].name})"])
+    return Conversion(reasoning_text(body, answer), program, answer, calculations.unannotated)
+
+
+def reasoning_text(body: str, answer: str) -> str:
+    """A GSM8K solution body (the text before ``####``) as reasoning in words: calculator
+    annotations removed, closed by "The answer is N." as HTL's reasoning blocks are."""
     text = "\n".join(_ANNOTATION.sub("", line).rstrip() for line in body.strip().splitlines())
-    return Conversion(f"{text}\nThe answer is {answer}.", program, answer, calculations.unannotated)
+    return f"{text}\nThe answer is {answer}."
 
 
 def convert_record(record: dict[str, Any], sample_id: str) -> Sample:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
@@ -161,8 +161,23 @@ class SFTDataModule(L.LightningDataModule):
             self.val_examples = self._eval_examples(self.val_source)
         elif stage == "test":
             self.test_examples = self._eval_examples(self.test_source)
-        elif stage == "predict":
-            self.predict_examples = self._eval_examples(self.predict_source)
+        elif stage == "predict":  # no loss: the samples' own solutions, if any, are not encoded
+            self.predict_examples = self._eval_examples(self.predict_source, with_solutions=False)
+
+    def exclude_predict(self, ids: Collection[str]) -> int:
+        """Leaves the predict problems with these ids out (those a resumed run has finished);
+        returns how many. Ids must then be unique, or "finished" would be ambiguous."""
+        seen: set[str] = set()
+        for example in self.predict_examples:
+            if example.sample.id in seen:
+                raise ValueError(
+                    f"predict problems must have unique ids; {example.sample.id!r} repeats"
+                )
+            seen.add(example.sample.id)
+        kept = [example for example in self.predict_examples if example.sample.id not in ids]
+        left_out = len(self.predict_examples) - len(kept)
+        self.predict_examples = kept
+        return left_out
 
     def _held_out_questions(self) -> frozenset[str]:
         """Questions of the validation problems: training never sees them, in either path."""
@@ -200,10 +215,12 @@ class SFTDataModule(L.LightningDataModule):
         self.stats |= limit.stats()
         return [sequence for sequence in fitted if sequence is not None]
 
-    def _eval_examples(self, source: SampleSource) -> list[EvalExample]:
+    def _eval_examples(
+        self, source: SampleSource, with_solutions: bool = True
+    ) -> list[EvalExample]:
         samples = list(source)
         prompts = encode_many([self.format.prompt(sample) for sample in samples], self.tokenizer)
-        solved = [sample for sample in samples if sample.blocks]
+        solved = [sample for sample in samples if sample.blocks and with_solutions]
         full = encode_many([self.format.render(sample)[0] for sample in solved], self.tokenizer)
         encodings = {id(sample): sequence for sample, sequence in zip(solved, full)}
         return [

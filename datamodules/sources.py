@@ -128,7 +128,7 @@ class SampleFile(JsonlSource):
         return Sample(
             id=str(record.get("id", f"{self.path.stem}-{line}")),
             dataset=str(record.get("dataset", self.path.stem)),
-            question=_text(record, "question"),
+            question=required_text(record, "question"),
             blocks=blocks,
             answer=str(record.get("answer", "")),
         )
@@ -158,7 +158,8 @@ class LCETrajectories(JsonlSource):
         )
 
 
-def _text(record: dict[str, Any], field: str) -> str:
+def required_text(record: dict[str, Any], field: str) -> str:
+    """A field that must hold a non-empty string; anything else raises naming the field."""
     value = record[field]
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"field {field!r} must be a non-empty string")

@@ -16,6 +16,8 @@ from lightning_modules.focus_attention import FocusAttentionMixin
 from lightning_modules.models import add_lora, build_causal_lm
 from lightning_modules.options import EvaluationOptions, NetworkOptions, OptimizationOptions
 from lightning_modules.sharding import ShardedModelMixin
+from metrics.behaviour_metrics import BehaviourMetrics
+from metrics.behaviours import tag
 from metrics.cascade import Solution, Solver
 from metrics.evaluation import OVERALL, EvaluationMetrics
 from sandbox import SandboxPool
@@ -66,8 +68,10 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
         self.matcher = evaluation.matcher
         self.solver = Solver(self.engine, format, self.matcher, evaluation.cascade)
         self._sandbox: SandboxPool | None = None
-        # Per-split evaluation metrics (synced across ranks), built once the datasets are known.
+        # Per-split evaluation metrics (synced across ranks), built once the datasets are known,
+        # and per-split behaviour prevalence and answer length by correctness.
         self.evaluation = torch.nn.ModuleDict()
+        self.behaviours = torch.nn.ModuleDict()
 
     @property
     def sandbox(self) -> SandboxPool:
@@ -85,6 +89,7 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
                 raise ValueError(f"the datamodule has no `{split}_examples` to evaluate on")
             datasets = list(dict.fromkeys(example.sample.dataset for example in examples))
             self.evaluation[split] = EvaluationMetrics(datasets)
+            self.behaviours[split] = BehaviourMetrics()
 
     def on_fit_start(self) -> None:
         # Attention support is checked by MaskCoverage at fit start and by the mixin per mask.
@@ -150,12 +155,18 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
         solutions = self._solve(batch)
         datasets = [batch["problems"][solution.prompt_index].dataset for solution in solutions]
         self.evaluation[stage].update([solution.verdict for solution in solutions], datasets)
+        self.behaviours[stage].update(
+            [tag(self.format.parse(solution.generation)) for solution in solutions],
+            [solution.verdict.correct for solution in solutions],
+            [solution.verdict.generated_tokens for solution in solutions],
+        )
         if batch_idx == 0:
             self._log_examples(stage, batch, solutions)
         return self._records(batch, solutions)
 
     def _log_evaluation(self, stage: str) -> None:
-        """Logs every metric as ``{stage}/{metric}`` and ``{stage}/{dataset}/{metric}``.
+        """Logs every metric as ``{stage}/{metric}`` and ``{stage}/{dataset}/{metric}``, and the
+        behaviour metrics as ``{stage}/behaviour/{correct|incorrect}/{metric}``.
 
         The values are already the same on every rank (the metric summed its counts across
         ranks); ``sync_dist`` only spares Lightning's warning about unsynced epoch values."""
@@ -167,6 +178,11 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
             for name, value in values.items():
                 headline = dataset == OVERALL and name in ("exec_acc", "reasoning_acc")
                 self.log(f"{prefix}/{name}", value, prog_bar=headline, sync_dist=True)
+        behaviours = self.behaviours[stage]
+        for group, values in behaviours.compute().items():
+            for name, value in values.items():
+                self.log(f"{stage}/behaviour/{group}/{name}", value, sync_dist=True)
+        behaviours.reset()
 
     def _log_examples(self, stage: str, batch: dict[str, Any], solutions: list[Solution]) -> None:
         """A few generations with their execution, as text in TensorBoard."""

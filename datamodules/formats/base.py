@@ -49,13 +49,19 @@ class SolutionFormat(ABC):
     def parse(self, generated: str) -> tuple[Block, ...]:
         """Blocks of a generated continuation of ``prompt`` (decoded with special tokens kept)."""
 
-    @property
-    @abstractmethod
-    def stop_strings(self) -> tuple[str, ...]:
-        """Markers after which a generation round ends (besides EOS)."""
+    def solution(self, sample: Sample, generated: str) -> tuple[Block, ...]:
+        """The solution a generation for ``sample`` amounts to, as training blocks: what it
+        parses to. A format whose prompt already holds part of the solution (the given reasoning
+        of self-distillation) puts that part first."""
+        return self.parse(generated)
 
     # What the generation engine asks of a format. The defaults describe a one-round format
     # (HTL): generation ends at EOS and the program runs once afterwards.
+
+    @property
+    def stop_strings(self) -> tuple[str, ...]:
+        """Markers after which a generation round ends (besides EOS)."""
+        return ()
 
     @property
     def end_strings(self) -> tuple[str, ...]:

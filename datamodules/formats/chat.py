@@ -64,6 +64,9 @@ class ChatFormat(SolutionFormat):
     def parse(self, generated: str) -> tuple[Block, ...]:
         return self.inner.parse(generated)
 
+    def solution(self, sample: Sample, generated: str) -> tuple[Block, ...]:
+        return self.inner.solution(sample, generated)
+
     def prompt(self, sample: Sample) -> list[Span]:
         return self._wrap(self.inner.prompt(sample))
 

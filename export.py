@@ -19,6 +19,7 @@ import torch
 import torch.distributed.checkpoint as dcp
 import yaml
 
+from lightning_modules.sft import SFTModule
 from main import main as build_cli
 
 RUN_ONLY_KEYS = ("ckpt_path", "weights_only")  # `fit` arguments that do not describe the model
@@ -38,7 +39,16 @@ def export(
     config: str | Path | None = None,
     keep_adapters: bool = False,
 ) -> Path:
+    module = rebuild(ckpt_path, config)
+    return module.export(output_dir, merge_lora=not keep_adapters)
+
+
+def rebuild(ckpt_path: str | Path, config: str | Path | None = None) -> SFTModule:
+    """The trained module, on the CPU, rebuilt from the run's config (default: the
+    ``config.yaml`` beside ``checkpoints/``) with the checkpoint's weights."""
     ckpt_path = Path(ckpt_path)
+    if not ckpt_path.exists():
+        raise FileNotFoundError(f"no checkpoint file or sharded checkpoint folder at {ckpt_path}")
     config_path = Path(config) if config else ckpt_path.parent.parent / "config.yaml"
     if not config_path.is_file():
         raise FileNotFoundError(f"no run config at {config_path}; pass the recipe with --config")
@@ -48,7 +58,7 @@ def export(
     recipe.setdefault("trainer", {}).update(EXPORT_TRAINER)
     cli = build_cli(recipe, run=False)
     load_weights(cli.model, ckpt_path)
-    return cli.model.export(output_dir, merge_lora=not keep_adapters)
+    return cli.model
 
 
 def load_weights(module: torch.nn.Module, ckpt_path: Path) -> None:

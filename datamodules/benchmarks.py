@@ -189,7 +189,7 @@ def load_benchmark(
         origin, records = _hub_records(spec)
     else:
         origin = resolve_file(spec, Path(path).expanduser())
-        records = _file_records(origin)
+        records = json_records(origin)
     samples = []
     for position, (line, record) in enumerate(islice(records, limit)):
         try:
@@ -225,7 +225,7 @@ def resolve_file(spec: Benchmark, path: Path) -> Path:
     raise FileNotFoundError(f"no {spec.name} file at {path} (tried {path} itself, {tried})")
 
 
-def _file_records(path: Path) -> Iterator[tuple[int, Any]]:
+def json_records(path: Path) -> Iterator[tuple[int, Any]]:
     """``(line, record)`` pairs from a jsonl file or a JSON list, whichever the file holds."""
     text = decode_utf8(path, path.read_bytes())
     if text.lstrip().startswith("["):

@@ -5,7 +5,8 @@ until its format ends a block, the answer ends, or the sequence's token budget r
 block that just closed runs in that sample's sandbox session (state persists across blocks),
 and its output goes back into the sequence in the format's syntax before the next round. The
 KV cache is kept across rounds, so a round feeds only the new tokens; finished sequences leave
-the batch. One-round formats (HTL) generate once and their program runs at the end.
+the batch. One-round formats (HTL) generate once and their program runs at the end; formats
+that run no code (CoGEX, whose model emulates execution) only generate, and need no sandbox.
 
 The result is one ``Rollout`` per sample with the text (for grading), the token ids and a mask
 of which tokens the model wrote (for the policy loss: execution output is not the model's).
@@ -137,16 +138,21 @@ class GenerationEngine:
         model: PreTrainedModel,
         tokenizer: PreTrainedTokenizerBase,
         format: SolutionFormat,
-        sandbox: SandboxPool,
+        sandbox: SandboxPool | None,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
     ) -> list[Rollout]:
         """``num_samples`` rollouts per left-padded prompt, prompt-major
-        (rollout ``i`` answers prompt ``i // num_samples``)."""
+        (rollout ``i`` answers prompt ``i // num_samples``). ``sandbox`` may be None only for
+        formats that run no code (``format.runs_code`` false)."""
+        if sandbox is None and format.runs_code:
+            raise ValueError(
+                f"{type(format).__name__} runs generated code: rollout needs a sandbox"
+            )
         samples = self.options.num_samples
         rollouts = [Rollout(i // samples, "", [], []) for i in range(len(input_ids) * samples)]
         interleaved = format.execution_delimiters is not None
-        sessions = [sandbox.session() for _ in rollouts] if interleaved else []
+        sessions = [sandbox.session() for _ in rollouts] if interleaved and sandbox else []
         rounds = _Rounds(self, model, tokenizer, format, sandbox, sessions, rollouts)
         try:
             with _own_random_state(self.options.seed, input_ids.device):
@@ -161,7 +167,7 @@ class GenerationEngine:
             ids = rollout.token_ids
             ended = bool(ids) and ids[-1] == tokenizer.eos_token_id
             rollout.text = tokenizer.decode(ids[:-1] if ended else ids, skip_special_tokens=False)
-        if not interleaved:
+        if not interleaved and sandbox is not None and format.runs_code:
             run_programs(format, sandbox, rollouts)
         return rollouts
 
@@ -175,7 +181,7 @@ class _Rounds:
         model: PreTrainedModel,
         tokenizer: PreTrainedTokenizerBase,
         format: SolutionFormat,
-        sandbox: SandboxPool,
+        sandbox: SandboxPool | None,
         sessions: list[SandboxSession],
         rollouts: list[Rollout],
     ) -> None:

@@ -72,9 +72,12 @@ class EvaluationOptions:
         matcher: how predicted and gold answers are compared.
         cascade: HTL's evaluation fallback: a solution without an answer is asked again for a
             program alone, then for words alone (HTL format only).
+        check_emulation: CoGEX: a generated program that happens to be fully defined also runs
+            for real (in the sandbox), to measure how often the emulated output agrees.
     """
 
     generation: GenerationOptions = field(default_factory=GenerationOptions)
     sandbox: SandboxOptions = field(default_factory=SandboxOptions)
     matcher: AnswerMatcher = field(default_factory=AnswerMatcher)
     cascade: bool = False
+    check_emulation: bool = True

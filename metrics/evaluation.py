@@ -45,44 +45,49 @@ METRICS = {
 OVERALL = "all"
 
 
-class EvaluationMetrics(Metric):
-    """Execution-verified, reasoning-only and program-only accuracy, code-translation-error,
-    execution-error and timeout rates, fallback shares and mean generated tokens.
+class DatasetCounts(Metric):
+    """Integer counters per dataset, summed across ranks, reported as ratios per dataset and
+    for ``all`` (the sum of the dataset rows). Subclasses name the counters and the ratios.
 
     Args:
         datasets: the dataset names to break the metrics down by, known before evaluation
             starts (the datamodule's evaluation problems); ``all`` is reserved for the total.
+        counters: the names of the integer counts kept per dataset; the first counts samples.
     """
 
     full_state_update = False
     higher_is_better = None
 
-    def __init__(self, datasets: Sequence[str], **kwargs: object) -> None:
+    def __init__(self, datasets: Sequence[str], counters: Sequence[str], **kwargs: object) -> None:
         super().__init__(**kwargs)
         names = list(dict.fromkeys(datasets))
         if OVERALL in names:
             raise ValueError(f"{OVERALL!r} names the overall row and cannot be a dataset name")
         self.datasets = tuple(names)
+        self.counters = tuple(counters)
         self._rows = {name: row for row, name in enumerate(self.datasets)}
         self.add_state(
             "counts",
-            default=torch.zeros(len(self.datasets), len(COUNTERS), dtype=torch.long),
+            default=torch.zeros(len(self.datasets), len(self.counters), dtype=torch.long),
             dist_reduce_fx="sum",
         )
 
-    def update(self, verdicts: Sequence[Verdict], datasets: Sequence[str]) -> None:
-        """Counts each verdict under its dataset (``datasets[i]`` names ``verdicts[i]``'s)."""
-        if len(verdicts) != len(datasets):
-            raise ValueError(f"{len(verdicts)} verdicts but {len(datasets)} dataset names")
+    def _count(
+        self, rows: Sequence[Sequence[int]], datasets: Sequence[str], what: str = "items"
+    ) -> None:
+        """Adds each row of counter values under its dataset (``datasets[i]`` names row i's);
+        ``what`` names the items counted, for the error message."""
+        if len(rows) != len(datasets):
+            raise ValueError(f"{len(rows)} {what} but {len(datasets)} dataset names")
         unknown = sorted(set(datasets) - set(self._rows))
         if unknown:
             raise ValueError(
                 f"unknown datasets {unknown}; this metric counts {list(self.datasets)}"
             )
-        rows = torch.tensor([self._rows[name] for name in datasets], dtype=torch.long)
-        values = torch.tensor([_counters(verdict) for verdict in verdicts], dtype=torch.long)
-        if len(verdicts):
-            self.counts.index_add_(0, rows.to(self.device), values.to(self.device))
+        indices = torch.tensor([self._rows[name] for name in datasets], dtype=torch.long)
+        values = torch.tensor(rows, dtype=torch.long).reshape(len(rows), len(self.counters))
+        if len(rows):
+            self.counts.index_add_(0, indices.to(self.device), values.to(self.device))
 
     def compute(self) -> dict[str, dict[str, float]]:
         """``{dataset: {metric: value}}`` for every dataset with samples, and ``all``;
@@ -90,8 +95,36 @@ class EvaluationMetrics(Metric):
         counts = self.counts.double()
         rows = {name: counts[row] for row, name in enumerate(self.datasets)}
         rows[OVERALL] = counts.sum(dim=0)
-        samples = COUNTERS.index("samples")
-        return {name: _ratios(row) for name, row in rows.items() if row[samples] > 0}
+        counted = {name: dict(zip(self.counters, row.tolist())) for name, row in rows.items()}
+        samples = self.counters[0]
+        return {
+            name: self._ratios(row) | {"samples": row[samples]}
+            for name, row in counted.items()
+            if row[samples] > 0
+        }
+
+    def _ratios(self, row: dict[str, float]) -> dict[str, float]:
+        """The reported values of one row of counts (at least one sample)."""
+        raise NotImplementedError
+
+
+class EvaluationMetrics(DatasetCounts):
+    """Execution-verified, reasoning-only and program-only accuracy, code-translation-error,
+    execution-error and timeout rates, fallback shares and mean generated tokens.
+
+    Args:
+        datasets: the dataset names to break the metrics down by; ``all`` is reserved.
+    """
+
+    def __init__(self, datasets: Sequence[str], **kwargs: object) -> None:
+        super().__init__(datasets, COUNTERS, **kwargs)
+
+    def update(self, verdicts: Sequence[Verdict], datasets: Sequence[str]) -> None:
+        """Counts each verdict under its dataset (``datasets[i]`` names ``verdicts[i]``'s)."""
+        self._count([_counters(verdict) for verdict in verdicts], datasets, "verdicts")
+
+    def _ratios(self, row: dict[str, float]) -> dict[str, float]:
+        return {metric: row[counter] / row["samples"] for metric, (counter, _) in METRICS.items()}
 
 
 def _counters(verdict: Verdict) -> list[int]:
@@ -108,12 +141,3 @@ def _counters(verdict: Verdict) -> list[int]:
         verdict.stage == "words",
         verdict.generated_tokens,
     ]
-
-
-def _ratios(row: torch.Tensor) -> dict[str, float]:
-    samples = float(row[COUNTERS.index("samples")])
-    values = {
-        metric: float(row[COUNTERS.index(counter)]) / samples
-        for metric, (counter, _) in METRICS.items()
-    }
-    return values | {"samples": samples}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Literal
@@ -75,6 +76,12 @@ class SolutionFormat(ABC):
         None when code does not run during generation."""
         return None
 
+    @property
+    def runs_code(self) -> bool:
+        """Whether the engine runs generated code at all. False for formats whose model plays
+        the interpreter itself (CoGEX): nothing is executed, and no sandbox is needed."""
+        return True
+
     def code_to_run(self, response: str) -> str | None:
         """The code of the block that ``response`` (everything generated so far, execution
         blocks included) has just closed, if it should run now."""
@@ -84,3 +91,10 @@ class SolutionFormat(ABC):
         """What replaces the model's end of answer under budget forcing, so the phrase lands
         where this format allows free text."""
         return phrase
+
+
+def stable_draw(key: str) -> float:
+    """A number in [0, 1) that depends on ``key`` alone, so a sample's share-based choices (HTL's
+    insert copies, CoGEX's direct-answer copies) are the same in every run and process."""
+    digest = hashlib.sha256(key.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Literal
 
-from datamodules.formats.base import SolutionFormat, Span
+from datamodules.formats.base import SolutionFormat, Span, stable_draw
 from datamodules.sample import Block, Sample
 
 DEFAULT_INSTRUCTION = (
@@ -96,8 +95,7 @@ class HTLFormat(SolutionFormat):
 
     def _is_insert(self, sample: Sample) -> bool:
         """A stable per-sample draw, so the same samples get insert copies in every run."""
-        digest = hashlib.sha256(sample.id.encode()).digest()
-        return int.from_bytes(digest[:8], "big") / 2**64 < self.insert_ratio
+        return stable_draw(sample.id) < self.insert_ratio
 
     def parse(self, generated: str) -> tuple[Block, ...]:
         text = generated.removeprefix(self.text_marker)

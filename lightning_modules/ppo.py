@@ -225,6 +225,16 @@ class PPOModule(SFTModule):
         experience = Experience(rollout_batch, logprobs, values, advantages, returns, loss_mask)
         return experience, diagnostics
 
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """The value head learns at ``ppo.value_head_lr`` when set: a fresh critic must catch up
+        with a trained policy (VC-PPO's point), and a linear head can take a far larger step."""
+        lr = self.options.value_head_lr
+        if self.value_head is None or lr is None:
+            return super().parameter_groups()
+        head = set(self.value_head.parameters())
+        trunk = [p for p in self.parameters() if p.requires_grad and p not in head]
+        return [{"params": trunk}, {"params": list(head), "lr": lr}]
+
     def _left_out(self, rollouts: list[Rollout], scores: Tensor) -> tuple[Tensor, dict[str, float]]:
         """The rollouts the enabled filters keep out of the loss, and the share of each."""
         options, device = self.options, scores.device

@@ -212,9 +212,14 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
             )
             experiment.add_text(f"{stage}/example_{index}", text, self.global_step)
 
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """What the optimizer trains, as torch parameter groups (a subclass may give a part of
+        the network its own learning rate)."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad]}]
+
     def configure_optimizers(self) -> dict[str, Any]:
         settings = self.optimization
-        optimizer = settings.optimizer(p for p in self.parameters() if p.requires_grad)
+        optimizer = settings.optimizer(self.parameter_groups())
         total = int(self.trainer.estimated_stepping_batches)
         scheduler = get_scheduler(
             settings.lr_schedule,

@@ -52,6 +52,8 @@ class PPOOptions:
             1 growing linearly to the whole at the budget (0: off).
         clip_range_value: how far the value may move from its rollout-time estimate.
         value_loss_coef: weight of the value loss (GAE only).
+        value_head_lr: learning rate of the value head (None: the policy's). Adam's step does
+            not grow with ``value_loss_coef``, so this is what lets a fresh critic catch up.
         entropy_coef: weight of the entropy bonus (0: none).
         gamma: discount per model token.
         lam: GAE's λ. Below 1 an advantage leans on the critic: with a terminal score and a
@@ -85,6 +87,7 @@ class PPOOptions:
     soft_punish_cache: int = 0
     clip_range_value: float = 0.2
     value_loss_coef: float = 0.1
+    value_head_lr: float | None = None
     entropy_coef: float = 0.0
     gamma: float = 1.0
     lam: float = 0.95
@@ -110,6 +113,8 @@ class PPOOptions:
         require_at_least(self, 0, ("soft_punish_cache",), "ppo")
         if self.epsilon <= 0.0 or self.clip_range_value <= 0.0:
             raise ValueError("epsilon and clip_range_value must be positive")
+        if self.value_head_lr is not None and self.value_head_lr <= 0.0:
+            raise ValueError(f"value_head_lr must be positive, got {self.value_head_lr}")
         if self.epsilon_high is not None and self.epsilon_high <= 0.0:
             raise ValueError(f"epsilon_high must be positive, got {self.epsilon_high}")
         if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.lam <= 1.0):

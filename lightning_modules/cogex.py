@@ -27,6 +27,7 @@ class CoGEXModule(SFTModule):
     """
 
     HEADLINE_METRICS = ("emulation_acc",)
+    TAGS_BEHAVIOURS = False  # an emulated dict has no code-interpreter behaviours to tag
 
     def setup(self, stage: str) -> None:
         if not isinstance(self.format, CoGEXFormat):

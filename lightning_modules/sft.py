@@ -41,6 +41,7 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
     """
 
     HEADLINE_METRICS: tuple[str, ...] = ("exec_acc", "reasoning_acc")  # on the progress bar
+    TAGS_BEHAVIOURS = True  # tag solutions for code-specific behaviours (not CoGEX's emulations)
 
     def __init__(
         self,
@@ -92,7 +93,8 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
                 raise ValueError(f"the datamodule has no `{split}_examples` to evaluate on")
             datasets = list(dict.fromkeys(example.sample.dataset for example in examples))
             self.evaluation[split] = self._new_metrics(datasets)
-            self.behaviours[split] = BehaviourMetrics()
+            if self.TAGS_BEHAVIOURS:
+                self.behaviours[split] = BehaviourMetrics()
 
     def _new_metrics(self, datasets: list[str]) -> torch.nn.Module:
         """The evaluation metrics of one split, broken down by ``datasets``."""
@@ -188,9 +190,9 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
             for name, value in values.items():
                 headline = dataset == OVERALL and name in self.HEADLINE_METRICS
                 self.log(f"{prefix}/{name}", value, prog_bar=headline, sync_dist=True)
-        behaviours = self.behaviours[stage]
-        if not behaviours.update_called:  # a subclass that grades otherwise (CoGEX) tags nothing
+        if stage not in self.behaviours:
             return
+        behaviours = self.behaviours[stage]
         for group, values in behaviours.compute().items():
             for name, value in values.items():
                 self.log(f"{stage}/behaviour/{group}/{name}", value, sync_dist=True)

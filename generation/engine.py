@@ -14,7 +14,7 @@ of which tokens the model wrote (for the policy loss: execution output is not th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
@@ -33,7 +33,7 @@ from datamodules.formats import SolutionFormat
 from generation.batch import ActiveBatch
 from generation.distributed import any_rank, idle_round, ranks_must_sync
 from generation.feedback import execution_tokens
-from generation.stopping import RoundEnd, StopMarkers
+from generation.stopping import Interruption, RoundEnd, StopMarkers
 from sandbox import ExecutionResult, SandboxPool, SandboxSession
 
 FinishReason = Literal["eos", "block_limit", "token_budget"]
@@ -122,15 +122,19 @@ class GenerationEngine:
         options: decoding settings.
         logits_processors: extra HF logits processors applied at every step (constrained
             decoding, or a scripted run in tests and benchmarks).
+        interrupt: called between decoding steps; it raises to abandon the rollout (the
+            trainer's SIGTERM check, so a stop request need not wait for the batch to end).
     """
 
     def __init__(
         self,
         options: GenerationOptions | None = None,
         logits_processors: Sequence[LogitsProcessor] = (),
+        interrupt: Callable[[], None] | None = None,
     ) -> None:
         self.options = options or GenerationOptions()
         self.logits_processors = list(logits_processors)
+        self.interrupt = interrupt
 
     @torch.no_grad()
     def rollout(
@@ -186,6 +190,7 @@ class _Rounds:
         rollouts: list[Rollout],
     ) -> None:
         self.options, self.logits_processors = engine.options, engine.logits_processors
+        self.interruption = [Interruption(engine.interrupt)] if engine.interrupt else []
         self.model, self.tokenizer, self.format = model, tokenizer, format
         self.sandbox, self.sessions, self.rollouts = sandbox, sessions, rollouts
         self.markers = StopMarkers.resolve(format, tokenizer)
@@ -229,7 +234,7 @@ class _Rounds:
             **sampling,
             eos_token_id=list(self.markers.stop_ids),
             pad_token_id=self.pad_id,
-            stopping_criteria=StoppingCriteriaList([round_end]),
+            stopping_criteria=StoppingCriteriaList([*self.interruption, round_end]),
             logits_processor=LogitsProcessorList(self.logits_processors),
             return_dict_in_generate=True,
             synced_gpus=ranks_must_sync(),

@@ -6,6 +6,7 @@ fences) by HF's ``StopStringCriteria``, which finds them across token boundaries
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -90,3 +91,20 @@ class RoundEnd(StoppingCriteria):
         """Tokens each row generated in this call (rows still running at the end used all)."""
         ended = torch.where(self.ended_at > 0, self.ended_at, total_length)
         return (ended - self.start).tolist()
+
+
+class Interruption(StoppingCriteria):
+    """Runs ``check`` after every decoding step, so a stop request can end a batch mid-way.
+
+    Lightning looks at SIGTERM only between batches, and one batch of a real model's generation
+    can take minutes; ``check`` raises to abandon the batch (nothing half-generated is graded).
+    """
+
+    def __init__(self, check: Callable[[], None]) -> None:
+        self.check = check
+
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor | None, **kwargs: object
+    ) -> torch.BoolTensor:
+        self.check()
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)

@@ -162,7 +162,10 @@ class PPOModule(SFTModule):
     def _sample(self, batch: dict[str, Any]) -> list[Rollout]:
         """Rollouts from the current policy, with a fresh sampling seed per batch and rank."""
         seed = self.rollout_options.seed + self.global_step * self.trainer.world_size
-        engine = GenerationEngine(replace(self.rollout_options, seed=seed + self.global_rank))
+        engine = GenerationEngine(
+            replace(self.rollout_options, seed=seed + self.global_rank),
+            interrupt=self.stop_if_terminated,
+        )
         with evaluation_mode(self.model):  # generation caches keys even with checkpointing on
             return engine.rollout(
                 self.model,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from peft import PeftModel
 from transformers import PreTrainedTokenizerBase, get_scheduler
 
@@ -67,7 +69,7 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
         self.model.train()
         self.focus_sinks = network.focus_sinks
         self.evaluation_options = evaluation
-        self.engine = GenerationEngine(evaluation.generation)
+        self.engine = GenerationEngine(evaluation.generation, interrupt=self.stop_if_terminated)
         self.sandbox_options = evaluation.sandbox
         self.matcher = evaluation.matcher
         self.solver = Solver(self.engine, format, self.matcher, evaluation.cascade)
@@ -83,6 +85,15 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
         if self._sandbox is None:
             self._sandbox = SandboxPool(self.sandbox_options)
         return self._sandbox
+
+    def stop_if_terminated(self) -> None:
+        """Abandon the batch once the trainer has received SIGTERM.
+
+        Lightning stops only between batches, and a batch of a real model's generation can take
+        minutes; the engine calls this between decoding steps. The exit status is the shell's
+        for a SIGTERM (143), and checkpoint-on-exception callbacks still run."""
+        if self._trainer is not None and self.trainer.received_sigterm:
+            raise SIGTERMException(128 + signal.SIGTERM)
 
     def setup(self, stage: str) -> None:
         """Builds the metrics of the splits this stage evaluates, broken down by the datasets

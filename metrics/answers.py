@@ -45,8 +45,12 @@ class MatchResult:
     reason: str
 
 
+@dataclass(frozen=True)
 class AnswerMatcher:
     """Compares predicted answers with gold answers, numerically first, then symbolically.
+
+    A dataclass, so a run's saved ``config.yaml`` records its settings even when the recipe
+    left them at their defaults.
 
     Args:
         rel_tol: relative tolerance for numbers (``|p - g| <= rel_tol * max(|p|, |g|)``); two
@@ -57,16 +61,15 @@ class AnswerMatcher:
         timeout_s: hard bound on the symbolic comparison of one pair, in seconds.
     """
 
-    def __init__(
-        self, rel_tol: float = 1e-4, percent_leniency: bool = False, timeout_s: float = 3.0
-    ) -> None:
-        if rel_tol < 0:
-            raise ValueError(f"rel_tol must be >= 0, got {rel_tol}")
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
-        self.rel_tol = rel_tol
-        self.percent_leniency = percent_leniency
-        self.timeout_s = timeout_s
+    rel_tol: float = 1e-4
+    percent_leniency: bool = False
+    timeout_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.rel_tol < 0:
+            raise ValueError(f"rel_tol must be >= 0, got {self.rel_tol}")
+        if self.timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
 
     def __call__(self, prediction: str | None, gold: str) -> MatchResult:
         if prediction is None or not prediction.strip():

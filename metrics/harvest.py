@@ -26,6 +26,7 @@ from typing import Any, Literal
 from datamodules.sample import Block, Sample
 from metrics.answers import AnswerMatcher, extract_text_answer
 from metrics.behaviours import check_behaviours, tag
+from metrics.votes import most_given, tally
 
 KEPT = "kept"
 Preference = Literal["first", "shortest", "longest"]
@@ -221,19 +222,14 @@ class VerifiedSolutions(Harvest):
     def _majority(self, candidates: Sequence[Candidate], matcher: AnswerMatcher) -> str | None:
         """The answer most usable candidates reached (answers grouped by the matcher), if it has
         ``min_votes`` and no other answer ties it."""
-        groups: list[list[str]] = []
-        for candidate in candidates:
-            if candidate.final_answer is None or self._run_failed(candidate):
-                continue
-            group = next((g for g in groups if matcher(candidate.final_answer, g[0]).correct), None)
-            if group is None:
-                groups.append([candidate.final_answer])
-            else:
-                group.append(candidate.final_answer)
-        sizes = sorted((len(group) for group in groups), reverse=True)
-        if not sizes or sizes[0] < self.min_votes or (len(sizes) > 1 and sizes[1] == sizes[0]):
-            return None
-        return next(group[0] for group in groups if len(group) == sizes[0])
+        answers = [
+            candidate.final_answer
+            for candidate in candidates
+            if candidate.final_answer is not None and not self._run_failed(candidate)
+        ]
+        counts = tally(answers, lambda answer, other: matcher(answer, other).correct)
+        leaders, votes = most_given(counts)
+        return leaders[0] if len(leaders) == 1 and votes >= self.min_votes else None
 
     def _run_failed(self, candidate: Candidate) -> bool:
         return self.require_execution and candidate.outcome != "ok"

@@ -4,7 +4,6 @@ most frequent answer wins; a tie is broken by a draw seeded per input, so reruns
 from __future__ import annotations
 
 import random
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from datamodules.cogex_sources import TaskExample
 from datamodules.formats.cogex import Emulation
 from metrics.emulation import Reading
+from metrics.votes import most_given, tally
 from program_search.emulator import Emulator
 from program_search.programs import Program
 
@@ -30,13 +30,11 @@ def majority_vote(readings: Sequence[Reading], seed: int, key: str) -> Vote | No
     could be read). Answers are compared by their Python literal, so lists count as equal
     values; among tied answers a ``random.Random`` seeded with ``seed`` and ``key`` picks."""
     answers = [reading.answer for reading in readings if isinstance(reading, Emulation)]
-    if not answers:
+    counts = tally(answers, lambda answer, other: repr(answer) == repr(other))
+    tied, top = most_given(counts)
+    if not tied:
         return None
-    counts = Counter(repr(answer) for answer in answers)
-    top = max(counts.values())
-    tied = [text for text in dict.fromkeys(repr(a) for a in answers) if counts[text] == top]
-    chosen = tied[0] if len(tied) == 1 else random.Random(f"{seed}:{key}").choice(tied)
-    answer = next(a for a in answers if repr(a) == chosen)
+    answer = tied[0] if len(tied) == 1 else random.Random(f"{seed}:{key}").choice(tied)
     return Vote(answer, top, len(readings))
 
 

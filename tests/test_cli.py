@@ -122,3 +122,20 @@ def test_print_config_shows_the_resolved_recipe(capsys: pytest.CaptureFixture[st
     assert exit_info.value.code == 0
     printed = capsys.readouterr().out
     assert "lr: 1.0e-05" in printed and "model_type: llama" in printed
+
+
+def test_a_saved_config_reads_back_with_its_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every value of the resolved recipe is written as settings (not an object's repr), so the
+    run's saved config.yaml is itself a recipe: export.py and `--config <run>/config.yaml`."""
+    recipe = str(Path(RECIPE).parent / "data" / "self_distill_smollm2.yaml")  # matcher unset
+    with pytest.raises(SystemExit):
+        main(["predict", "--config", recipe, "--print_config"])
+    saved = tmp_path / "config.yaml"
+    saved.write_text(capsys.readouterr().out)
+    assert "Unable to serialize" not in saved.read_text()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", "--config", str(saved), "--print_config"])
+    assert exit_info.value.code == 0
+    assert "rel_tol: 0.0001" in capsys.readouterr().out

@@ -14,6 +14,8 @@ HTL = str(CONFIGS / "htl" / "smollm2_sft.yaml")
 POT = str(CONFIGS / "htl" / "smollm2_pot.yaml")
 SUBSETS = str(CONFIGS / "eval" / "htl_subsets.yaml")
 CHAT = str(CONFIGS / "eval" / "chat_markdown.yaml")
+PPO = str(CONFIGS / "htl" / "ppo.yaml")
+GRPO = str(CONFIGS / "htl" / "smollm2_grpo.yaml")
 
 
 def resolved(subcommand: str, *layers: str, capsys: pytest.CaptureFixture[str]) -> dict:
@@ -66,3 +68,17 @@ def test_evaluation_layers_grade_fixed_subsets_of_the_eight_sets(capsys) -> None
         "MarkdownFormat"
     )
     assert chat["model"]["init_args"]["evaluation"]["cascade"] is False
+
+
+def test_grpo_layer_starts_from_the_htl_fine_tune_of_the_same_base(capsys) -> None:
+    sft = resolved("fit", HTL, capsys=capsys)
+    grpo = resolved("fit", PPO, GRPO, capsys=capsys)
+    model = grpo["model"]["init_args"]
+    assert model["ppo"]["advantage"] == "grpo" and model["rollout"]["num_samples"] >= 2
+    assert model["network"]["pretrained"] == sft["model"]["init_args"]["network"]["pretrained"]
+    assert model["network"]["lora"] is None  # the SFT run's full weights load into it
+    assert model["init_checkpoint"].startswith(sft["trainer"]["default_root_dir"])
+    # no in-run validation, so nothing may monitor a validation metric
+    assert grpo["trainer"]["limit_val_batches"] == 0
+    assert callback_classes(grpo) == ["LastCheckpoint"]
+    assert model["reward_table"]["both_correct"] == 1.0  # HTL's error assessment

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 from operator import attrgetter
 from typing import NoReturn
 
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from datamodules.sft import SFTDataModule
 from datamodules.sources import decode_utf8
@@ -31,6 +33,7 @@ HINT = f"({DEBUG_FLAG} for details)"
 # traceback.
 USER_ERRORS = (ValueError, LookupError, OSError, ImportError, MisconfigurationException)
 _LINK_FAILED = re.compile(r"Call to compute_fn of link .* failed: ", re.DOTALL)
+STOPPED_BY_SIGTERM = 128 + signal.SIGTERM
 MAX_LINE = 240  # a longer reason (transformers lists every model type it knows) is cut
 # Lines of a jsonargparse message that only say where the error sits, not what it is.
 _NESTING = re.compile(
@@ -128,18 +131,20 @@ def check_config_files(args: list[str]) -> None:
 
 
 def command_line() -> int:
-    """Runs the CLI on ``sys.argv``; a user's mistake becomes one line and exit status 1."""
+    """Runs the CLI on ``sys.argv``; a user's mistake becomes one line and exit status 1, a
+    SIGTERM the shell's status for it (143) however far the run got."""
     if DEBUG_FLAG in sys.argv:
         sys.argv = [arg for arg in sys.argv if arg != DEBUG_FLAG]
         os.environ[DEBUG_ENV] = "1"
-    if debugging():
-        check_config_files(sys.argv[1:])
-        main()
-        return 0
     try:
         check_config_files(sys.argv[1:])
         main()
+    except SIGTERMException:  # Lightning's own, raised between training batches, has no code
+        sys.stderr.write("stopped: SIGTERM\n")
+        return STOPPED_BY_SIGTERM
     except USER_ERRORS as error:
+        if debugging():
+            raise
         cause = unwrapped(error)
         sys.stderr.write(f"error: {summarize(str(cause) or type(cause).__name__)} {HINT}\n")
         return 1

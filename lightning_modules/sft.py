@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +89,10 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
         """Abandon the batch once the trainer has received SIGTERM.
 
         Lightning stops only between batches, and a batch of a real model's generation can take
-        minutes; the engine calls this between decoding steps. The exit status is the shell's
-        for a SIGTERM (143), and checkpoint-on-exception callbacks still run."""
+        minutes; the engine calls this between decoding steps. Lightning's own exception, so
+        checkpoint-on-exception callbacks run and ``main.py`` exits as after any SIGTERM."""
         if self._trainer is not None and self.trainer.received_sigterm:
-            raise SIGTERMException(128 + signal.SIGTERM)
+            raise SIGTERMException
 
     def setup(self, stage: str) -> None:
         """Builds the metrics of the splits this stage evaluates, broken down by the datasets

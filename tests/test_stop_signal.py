@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -16,7 +17,7 @@ from transformers import LogitsProcessor
 
 from datamodules.formats import HTLFormat
 from generation.engine import GenerationEngine, GenerationOptions, Rollout
-from main import main
+from main import command_line
 from sandbox import SandboxOptions, SandboxPool
 from tests.test_cli import tiny_run
 from tests.test_generation_engine import prompts
@@ -90,7 +91,9 @@ def test_interrupt_runs_between_decoding_steps_and_abandons_the_rollout(tokenize
 
 
 @pytest.mark.slow
-def test_sigterm_ends_validation_mid_batch_with_status_143(tmp_path: Path) -> None:
+def test_sigterm_ends_validation_mid_batch_with_status_143(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     previous = signal.getsignal(signal.SIGTERM)
     OBSERVED.clear()
     args = tiny_run(
@@ -98,9 +101,8 @@ def test_sigterm_ends_validation_mid_batch_with_status_143(tmp_path: Path) -> No
         "--trainer.callbacks+=tests.test_stop_signal.TerminateDuringGeneration",
         subcommand="validate",
     )
-    with pytest.raises(SystemExit) as stopped:
-        main(args)
-    assert stopped.value.code == 128 + signal.SIGTERM  # what a shell reports for a SIGTERM
+    monkeypatch.setattr(sys, "argv", ["main.py", *args])
+    assert command_line() == 128 + signal.SIGTERM  # what a shell reports for a SIGTERM
     # the first batch was abandoned at the step the signal arrived, not after 24 tokens
     assert OBSERVED == {"steps": TERMINATE_AT_STEP, "batches_ended": 0}
     assert signal.getsignal(signal.SIGTERM) == previous  # Lightning put its handler back

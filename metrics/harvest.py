@@ -9,7 +9,8 @@ training samples and why each other one does not; ``callbacks.harvest_writer`` w
   the solutions reached (self-consistency). Options: at most ``k`` per problem, dropping
   near-duplicates, preferring short or long solutions, preferring or requiring chosen behaviours
   (``metrics.behaviours``), and HTL's self-distillation rule (the program's answer must also
-  match the answer of the gold reasoning it was asked to follow).
+  match the answer of the gold reasoning it was asked to follow), and a check that the program
+  computes its answer rather than writing it down.
 - :class:`NewProblems` keeps the new problems of problem interpolation.
 
 Every generation gets exactly one reason: ``kept`` or why not, so the counts add up.
@@ -17,6 +18,7 @@ Every generation gets exactly one reason: ``kept`` or why not, so the counts add
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from metrics.behaviours import check_behaviours, tag
 from metrics.votes import most_given, tally
 
 KEPT = "kept"
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?!\.?\d|\w)")  # 16, 3.5, "$30."; not x16, 1e5, v2.0
 Preference = Literal["first", "shortest", "longest"]
 
 
@@ -53,6 +56,10 @@ class Candidate:
             record["outcome"],
             int(record["generated_tokens"]),
         )
+
+    @property
+    def code(self) -> str:
+        return "\n".join(block.content for block in self.blocks if block.kind == "code")
 
     @property
     def text(self) -> str:
@@ -109,6 +116,12 @@ class _Picker:
             self.kept.append((index, text))
 
 
+def _mentions(text: str, answer: str, matcher: AnswerMatcher) -> bool:
+    """Whether ``text`` writes ``answer`` as one of its numbers (the matcher decides equality,
+    so ``16``, ``16.0`` and ``16.00`` all count)."""
+    return any(matcher(number, answer).correct for number in set(NUMBER.findall(text)))
+
+
 def _check_selection(k: int | None, similarity: float | None) -> None:
     if k is not None and k < 1:
         raise ValueError(f"k must be >= 1 or None, got {k}")
@@ -139,6 +152,10 @@ class VerifiedSolutions(Harvest):
         agree_with_reasoning: HTL's self-distillation rule: the problem's text blocks are the
             gold reasoning the program was asked to follow; its answer must match the reference,
             and each program's answer must match it too.
+        reject_copied_answers: a program that holds the answer as a number (a literal, or inside
+            a string) the question does not give is rejected as ``answer_copied``: it wrote the
+            answer down instead of computing it (SmolLM2-135M did so in about half of the
+            programs it got right; ``benchmarks/results/self_distill.md``).
     """
 
     def __init__(
@@ -152,6 +169,7 @@ class VerifiedSolutions(Harvest):
         min_votes: int = 2,
         require_execution: bool = True,
         agree_with_reasoning: bool = False,
+        reject_copied_answers: bool = False,
     ) -> None:
         _check_selection(k, max_similarity)
         if prefer not in ("first", "shortest", "longest"):
@@ -169,6 +187,7 @@ class VerifiedSolutions(Harvest):
         self.behaviour_policy = behaviour_policy
         self.reference, self.min_votes = reference, min_votes
         self.require_execution, self.agree_with_reasoning = require_execution, agree_with_reasoning
+        self.reject_copied_answers = reject_copied_answers
 
     def select(
         self, problem: Sample, candidates: Sequence[Candidate], matcher: AnswerMatcher
@@ -178,6 +197,10 @@ class VerifiedSolutions(Harvest):
             return Decisions((), (problem_reason,) * len(candidates))
         assert answer is not None
         reasons = [self._failure(c, answer, matcher) or "" for c in candidates]
+        if self.reject_copied_answers and not _mentions(problem.question, answer, matcher):
+            for index, candidate in enumerate(candidates):
+                if not reasons[index] and _mentions(candidate.code, answer, matcher):
+                    reasons[index] = "answer_copied"
         shown = [len(self._shown(c)) for c in candidates]
         if self.behaviour_policy == "require":
             for index, count in enumerate(shown):

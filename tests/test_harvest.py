@@ -143,6 +143,24 @@ def test_self_distillation_needs_reasoning_program_and_gold_to_agree() -> None:
     assert decide(distill, [program], no_reasoning).reasons == ("reasoning_disagrees_with_gold",)
 
 
+def test_a_program_that_writes_the_answer_down_is_not_kept() -> None:
+    strict, lenient = VerifiedSolutions(reject_copied_answers=True), VerifiedSolutions()
+    copies = [
+        candidate("total = 7\nprint(total)"),
+        candidate("print(f'Ann has {7.0} apples')"),
+        candidate("def f():\n    return 3 + 4\nprint('Ann has 7.')"),
+    ]
+    computes = [candidate("print(3 + 4)"), candidate("apples = 3\nprint(apples + 4)")]
+    assert decide(strict, copies).reasons == ("answer_copied",) * 3
+    assert decide(strict, computes).reasons[0] == "kept"
+    assert decide(lenient, copies).reasons[0] == "kept"  # off by default, as HTL's filter
+    # a number that only contains the answer's digits is not the answer
+    assert decide(strict, [candidate("x17 = 3\nprint(x17 + 4)")]).reasons == ("kept",)
+    # when the question itself gives the answer's number, writing it is no copy
+    given = Sample("p2", "toy", "Ann has 7 apples and eats none. How many?", (), "7")
+    assert decide(strict, [candidate("apples = 7\nprint(apples)")], given).reasons == ("kept",)
+
+
 def test_settings_out_of_range_are_refused() -> None:
     with pytest.raises(ValueError, match="k must be >= 1"):
         VerifiedSolutions(k=0)

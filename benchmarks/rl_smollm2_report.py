@@ -1,0 +1,111 @@
+"""GRPO on a real model, reported: the reward curve of a ``configs/htl/smollm2_grpo.yaml`` run
+and GSM8K / MAWPS subset accuracy of the policy before and after it.
+
+"Before" and "after" are ``configs/eval/htl_subsets.yaml`` test runs (the same first-100 subsets,
+greedy, HTL's fallback cascade) of the SFT checkpoint the run started from and of the exported
+GRPO policy; the reward is what the run logged per rollout batch (``reward/mean``, HTL's error
+assessment of sampled rollouts). The recipe's header has the commands that make the three runs.
+
+    python benchmarks/rl_smollm2_report.py --run runs/smollm2_grpo/version_0 \\
+        --before runs/eval/htl_subsets/version_2 --after runs/eval_grpo/htl_subsets/version_0
+
+Writes the ``smollm2`` part of ``benchmarks/results/rl.json`` (other parts are kept) and
+``benchmarks/results/rl_smollm2.md``. "reward_before" and "reward_after" are the means of the
+first and the last ``--window`` batches: one batch of 16 rollouts is too noisy to stand alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from real_model_report import RESULTS, read_records, summarise
+from tensorboard_scalars import read_scalars
+
+SETS = ("gsm8k", "mawps")
+REWARD = "reward/mean"
+
+
+def reward_curve(run: Path) -> list[tuple[int, float]]:
+    """(rollout batch, mean reward) for every logged batch of the run."""
+    points = read_scalars(run).get(REWARD, [])
+    if not points:
+        raise SystemExit(f"{run}: no {REWARD} logged (is it a PPOModule run folder?)")
+    return [(index + 1, point.value) for index, point in enumerate(points)]
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", type=Path, required=True, help="the GRPO run's version folder")
+    parser.add_argument("--before", type=Path, nargs="+", required=True, help="eval run folder(s)")
+    parser.add_argument("--after", type=Path, nargs="+", required=True, help="eval run folder(s)")
+    parser.add_argument("--window", type=int, default=5, help="batches averaged at each end")
+    args = parser.parse_args()
+
+    curve = reward_curve(args.run)
+    rewards = [value for _, value in curve]
+    before, after = (
+        {
+            name: summarise([r for r in read_records(folders) if r["dataset"] in SETS]).get(name)
+            for name in SETS
+        }
+        for folders in (args.before, args.after)
+    )
+    for name in SETS:
+        if before[name] is None or after[name] is None:
+            raise SystemExit(f"{name}: not graded in both the before and the after runs")
+    wall = [p.wall_time for points in read_scalars(args.run).values() for p in points]
+    result = {
+        "reward_before": round(mean(rewards[: args.window]), 4),
+        "reward_after": round(mean(rewards[-args.window :]), 4),
+        "gsm8k_before": before["gsm8k"]["exec_acc"],
+        "gsm8k_after": after["gsm8k"]["exec_acc"],
+        "mawps_before": before["mawps"]["exec_acc"],
+        "mawps_after": after["mawps"]["exec_acc"],
+        "n": before["gsm8k"]["n"],
+        "rollout_batches": len(rewards),
+        "wall_s": round(max(wall) - min(wall)),
+        "reward_window": args.window,
+    }
+    path = RESULTS / "rl.json"
+    recorded = json.loads(path.read_text()) if path.is_file() else {}
+    recorded["smollm2"] = result
+    path.write_text(json.dumps(recorded, indent=2) + "\n")
+    (RESULTS / "rl_smollm2.md").write_text(report(result, curve, before, after))
+    print(json.dumps(result, indent=2))
+
+
+def report(result: dict, curve: list[tuple[int, float]], before: dict, after: dict) -> str:
+    lines = [
+        "# GRPO on SmolLM2-135M (HTL fine-tune), HTL's error-assessment reward",
+        "",
+        "Written by `benchmarks/rl_smollm2_report.py`; the runs: `configs/htl/smollm2_grpo.yaml`.",
+        "",
+        f"Mean reward, first {result['reward_window']} batches: {result['reward_before']:+.3f}; "
+        f"last {result['reward_window']}: {result['reward_after']:+.3f} "
+        f"({result['rollout_batches']} rollout batches, {result['wall_s']} s).",
+        "",
+        "| set (first 100) | metric | before | after |",
+        "|---|---|---:|---:|",
+    ]
+    for name in SETS:
+        for metric in ("exec_acc", "reasoning_acc", "program_acc", "cte_rate", "mean_gen_tokens"):
+            old, new = before[name][metric], after[name][metric]
+            shown = (
+                (f"{old:.1f}", f"{new:.1f}")
+                if metric == "mean_gen_tokens"
+                else (f"{old:.0%}", f"{new:.0%}")
+            )
+            lines.append(f"| {name} | {metric} | {shown[0]} | {shown[1]} |")
+    lines += ["", "Reward per rollout batch:", ""]
+    lines += [f"- {batch}: {value:+.3f}" for batch, value in curve]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -170,8 +170,11 @@ def bare_rate(
     return clock.rates()
 
 
-def generation_rates(data: SFTDataModule, max_new_tokens: int) -> dict[str, dict[str, float]]:
-    """New tokens per second: the evaluation engine and bare ``generate``, same prompts."""
+def generation_rates(
+    data: SFTDataModule, max_new_tokens: int, engine_first: bool
+) -> dict[str, dict[str, float]]:
+    """New tokens per second: the evaluation engine and bare ``generate``, same prompts (the
+    arm that goes first alternates between rounds: the first pays for warming caches up)."""
     module = new_module(data, lora=False, max_new_tokens=max_new_tokens)
     model, tokenizer = module.model.eval(), data.tokenizer
     batch = data._collate_eval(data.val_examples)
@@ -179,25 +182,34 @@ def generation_rates(data: SFTDataModule, max_new_tokens: int) -> dict[str, dict
     banned = [tokenizer.eos_token_id, *tokenizer.convert_tokens_to_ids(data.format.special_tokens)]
     suppress = SuppressTokensLogitsProcessor(banned, device="cpu")
     engine = GenerationEngine(module.engine.options, logits_processors=[suppress])
-    engine_clock, bare_clock = Clock(), Clock()
-    engine_clock.start()
-    rollouts = engine.rollout(model, tokenizer, data.format, module.sandbox, ids, mask)
-    engine_clock.tokens = sum(rollout.num_generated_tokens for rollout in rollouts)
-    engine_rates = engine_clock.rates()
-    bare_clock.start()
-    with torch.no_grad():
-        output = model.generate(
-            input_ids=ids,
-            attention_mask=mask,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            logits_processor=LogitsProcessorList([suppress]),
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    bare_clock.tokens = int((output[:, ids.shape[1] :] != tokenizer.pad_token_id).sum())
-    bare_rates = bare_clock.rates()
+
+    def engine_rates() -> dict[str, float]:
+        clock = Clock()
+        clock.start()
+        rollouts = engine.rollout(model, tokenizer, data.format, module.sandbox, ids, mask)
+        clock.tokens = sum(rollout.num_generated_tokens for rollout in rollouts)
+        return clock.rates()
+
+    def generate_rates() -> dict[str, float]:
+        clock = Clock()
+        clock.start()
+        with torch.no_grad():
+            output = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                logits_processor=LogitsProcessorList([suppress]),
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        clock.tokens = int((output[:, ids.shape[1] :] != tokenizer.pad_token_id).sum())
+        return clock.rates()
+
+    arms = {"engine": engine_rates, "generate": generate_rates}
+    order = ["engine", "generate"] if engine_first else ["generate", "engine"]
+    measured = {arm: arms[arm]() for arm in order}
     module.teardown("test")
-    return {"engine": engine_rates, "generate": bare_rates}
+    return measured
 
 
 Rates = dict[str, list[dict[str, float]]]  # arm -> one {"wall", "cpu"} per round
@@ -218,8 +230,8 @@ def main() -> None:
     data = data_module(args)
     training = {mode: train_rates(data, mode == "lora", args) for mode in args.modes.split(",")}
     generation: Rates = {"engine": [], "generate": []}
-    for _ in range(args.rounds):
-        measured = generation_rates(data, args.gen_tokens)
+    for round_index in range(args.rounds):
+        measured = generation_rates(data, args.gen_tokens, engine_first=round_index % 2 == 0)
         for arm in generation:
             generation[arm].append(measured[arm])
         print(f"generation: {measured}", flush=True)

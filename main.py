@@ -101,6 +101,13 @@ class ThinkCodeCLI(LightningCLI):
                 apply_on="instantiate",
             )
 
+    def _parse_ckpt_path(self) -> None:
+        """The recipe decides how the model is built and evaluated; ``--ckpt_path`` brings weights
+        and training state only. Lightning would re-apply the hyper-parameters saved in the
+        checkpoint over the recipe, and so silently undo an evaluation or data recipe layered on
+        top (its decoding, samples per problem, cascade). A checkpoint whose weights do not fit the
+        recipe's model is refused by name (``SFTModule.on_load_checkpoint``)."""
+
 
 def main(args: list[str] | dict | None = None, run: bool = True) -> ThinkCodeCLI:
     return ThinkCodeCLI(

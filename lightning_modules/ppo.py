@@ -461,6 +461,7 @@ class PPOModule(SFTModule):
         checkpoint["kl_controller"] = asdict(self.kl_controller)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
         if "kl_controller" in checkpoint:
             self.kl_controller = KLController(**checkpoint["kl_controller"])
 

@@ -94,6 +94,17 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
         if self._trainer is not None and self.trainer.received_sigterm:
             raise SIGTERMException
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuses, in one line, a checkpoint whose weights do not fit the model the recipe
+        built (the recipe, not the checkpoint, says how to build it: ``main.py``)."""
+        own = self.state_dict()
+        for name, tensor in checkpoint.get("state_dict", {}).items():
+            if name in own and own[name].shape != tensor.shape:
+                raise ValueError(
+                    f"the checkpoint's {name} has shape {tuple(tensor.shape)}, the recipe's model "
+                    f"{tuple(own[name].shape)}: pass the run's own config.yaml with --config"
+                )
+
     def setup(self, stage: str) -> None:
         """Builds the metrics of the splits this stage evaluates, broken down by the datasets
         of the datamodule's evaluation problems (set up just before this hook)."""

@@ -139,3 +139,33 @@ def test_a_saved_config_reads_back_with_its_defaults(
         main(["predict", "--config", str(saved), "--print_config"])
     assert exit_info.value.code == 0
     assert "rel_tol: 0.0001" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_layered_recipe_not_the_checkpoint_decides_evaluation(tmp_path: Path) -> None:
+    """``--ckpt_path`` brings weights; the recipe's decoding stands (Lightning's default would
+    re-apply the checkpoint's saved hyper-parameters: one greedy sample per problem here)."""
+    quick = ("--trainer.max_steps", "1", "--trainer.limit_val_batches", "0")
+    fit = main(tiny_run(tmp_path, *quick))
+    last = Path(fit.trainer.log_dir) / "checkpoints" / "last.ckpt"
+    predictions = tmp_path / "predictions.jsonl"
+    sampling = {
+        "--model.init_args.evaluation.generation.do_sample": "true",
+        "--model.init_args.evaluation.generation.num_samples": "3",
+    }
+    main(
+        tiny_run(
+            tmp_path,
+            *(item for pair in sampling.items() for item in pair),
+            "--ckpt_path",
+            str(last),
+            "--trainer.callbacks+=callbacks.prediction_writer.JsonlPredictionWriter",
+            f"--trainer.callbacks.path={predictions}",
+            subcommand="predict",
+        )
+    )
+    assert len(predictions.read_text().splitlines()) == 8 * 3
+
+    wider = ("--model.init_args.network.model_config.hidden_size", "48")
+    with pytest.raises(ValueError, match=r"shape .*config\.yaml"):
+        main(tiny_run(tmp_path, *wider, "--ckpt_path", str(last), subcommand="validate"))

@@ -61,6 +61,24 @@ def recorder(cli) -> StepRecorder:
     return next(c for c in cli.trainer.callbacks if isinstance(c, StepRecorder))
 
 
+def predict(root: Path, checkpoint: Path, *extra: str) -> list[dict]:
+    """The records of a tiny ``predict`` run from ``checkpoint``."""
+    predictions = root / "predictions.jsonl"
+    predictions.unlink(missing_ok=True)
+    main(
+        tiny_run(
+            root,
+            *extra,
+            "--ckpt_path",
+            str(checkpoint),
+            "--trainer.callbacks+=callbacks.prediction_writer.JsonlPredictionWriter",
+            f"--trainer.callbacks.path={predictions}",
+            subcommand="predict",
+        )
+    )
+    return [json.loads(line) for line in predictions.read_text().splitlines()]
+
+
 @pytest.mark.slow
 def test_fit_resume_and_export(tmp_path: Path) -> None:
     cli = main(tiny_run(tmp_path))
@@ -85,18 +103,7 @@ def test_fit_resume_and_export(tmp_path: Path) -> None:
     final = Path(stopped.trainer.log_dir) / "checkpoints" / "last.ckpt"
     assert torch.load(final, weights_only=False)["global_step"] == 7
 
-    predictions = tmp_path / "predictions.jsonl"
-    main(
-        tiny_run(
-            tmp_path,
-            "--ckpt_path",
-            str(last),
-            "--trainer.callbacks+=callbacks.prediction_writer.JsonlPredictionWriter",
-            f"--trainer.callbacks.path={predictions}",
-            subcommand="predict",
-        )
-    )
-    records = [json.loads(line) for line in predictions.read_text().splitlines()]
+    records = predict(tmp_path, last)
     assert len(records) == 8
     assert {"id", "question", "gold", "generation", "correct", "program_answer"} <= set(records[0])
 
@@ -148,23 +155,11 @@ def test_a_layered_recipe_not_the_checkpoint_decides_evaluation(tmp_path: Path) 
     quick = ("--trainer.max_steps", "1", "--trainer.limit_val_batches", "0")
     fit = main(tiny_run(tmp_path, *quick))
     last = Path(fit.trainer.log_dir) / "checkpoints" / "last.ckpt"
-    predictions = tmp_path / "predictions.jsonl"
-    sampling = {
-        "--model.init_args.evaluation.generation.do_sample": "true",
-        "--model.init_args.evaluation.generation.num_samples": "3",
-    }
-    main(
-        tiny_run(
-            tmp_path,
-            *(item for pair in sampling.items() for item in pair),
-            "--ckpt_path",
-            str(last),
-            "--trainer.callbacks+=callbacks.prediction_writer.JsonlPredictionWriter",
-            f"--trainer.callbacks.path={predictions}",
-            subcommand="predict",
-        )
+    sampling = (
+        *("--model.init_args.evaluation.generation.do_sample", "true"),
+        *("--model.init_args.evaluation.generation.num_samples", "3"),
     )
-    assert len(predictions.read_text().splitlines()) == 8 * 3
+    assert len(predict(tmp_path, last, *sampling)) == 8 * 3
 
     wider = ("--model.init_args.network.model_config.hidden_size", "48")
     with pytest.raises(ValueError, match=r"shape .*config\.yaml"):

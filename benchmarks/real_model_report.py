@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from tensorboard_scalars import read_scalars
+from tensorboard_scalars import Point, read_scalars
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -100,9 +100,9 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return table
 
 
-def training_summary(folder: Path) -> dict[str, float]:
-    """Wall seconds from the first to the last logged event, and the mean logged tokens/s."""
-    scalars = read_scalars(folder)
+def training_summary(scalars: dict[str, list[Point]]) -> dict[str, float]:
+    """Wall seconds from the first to the last logged event, and the mean logged tokens/s, of a
+    run's scalars (``tensorboard_scalars.read_scalars``)."""
     points = [point for tag in scalars.values() for point in tag]
     rates = [point.value for point in scalars.get("train/tokens_per_sec", [])]
     return {
@@ -136,7 +136,9 @@ def main() -> None:
         name: summarise(complete_sets(read_records(f), args.problems, name))
         for name, f in pairs(args.eval).items()
     }
-    training = {name: training_summary(f[-1]) for name, f in pairs(args.train).items()}
+    training = {
+        name: training_summary(read_scalars(f[-1])) for name, f in pairs(args.train).items()
+    }
     sets = [name for name in SETS if any(name in table for table in conditions.values())]
     result = {
         "model": args.model,

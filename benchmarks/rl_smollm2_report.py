@@ -20,19 +20,28 @@ import argparse
 import json
 from pathlib import Path
 
-from real_model_report import RESULTS, read_records, summarise
-from tensorboard_scalars import read_scalars
+from real_model_report import RESULTS, read_records, summarise, training_summary
+from tensorboard_scalars import Point, read_scalars
 
 SETS = ("gsm8k", "mawps")
 REWARD = "reward/mean"
 
 
-def reward_curve(run: Path) -> list[tuple[int, float]]:
+def reward_curve(run: Path, scalars: dict[str, list[Point]]) -> list[tuple[int, float]]:
     """(rollout batch, mean reward) for every logged batch of the run."""
-    points = read_scalars(run).get(REWARD, [])
+    points = scalars.get(REWARD, [])
     if not points:
         raise SystemExit(f"{run}: no {REWARD} logged (is it a PPOModule run folder?)")
     return [(index + 1, point.value) for index, point in enumerate(points)]
+
+
+def set_tables(folders: list[Path]) -> dict[str, dict]:
+    """Each of ``SETS``'s per-metric table from the records of one evaluation."""
+    tables = summarise([r for r in read_records(folders) if r["dataset"] in SETS])
+    missing = [name for name in SETS if name not in tables]
+    if missing:
+        raise SystemExit(f"{', '.join(missing)}: not graded in {', '.join(map(str, folders))}")
+    return {name: tables[name] for name in SETS}
 
 
 def mean(values: list[float]) -> float:
@@ -47,19 +56,10 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=5, help="batches averaged at each end")
     args = parser.parse_args()
 
-    curve = reward_curve(args.run)
+    scalars = read_scalars(args.run)
+    curve = reward_curve(args.run, scalars)
     rewards = [value for _, value in curve]
-    before, after = (
-        {
-            name: summarise([r for r in read_records(folders) if r["dataset"] in SETS]).get(name)
-            for name in SETS
-        }
-        for folders in (args.before, args.after)
-    )
-    for name in SETS:
-        if before[name] is None or after[name] is None:
-            raise SystemExit(f"{name}: not graded in both the before and the after runs")
-    wall = [p.wall_time for points in read_scalars(args.run).values() for p in points]
+    before, after = set_tables(args.before), set_tables(args.after)
     result = {
         "reward_before": round(mean(rewards[: args.window]), 4),
         "reward_after": round(mean(rewards[-args.window :]), 4),
@@ -69,7 +69,7 @@ def main() -> None:
         "mawps_after": after["mawps"]["exec_acc"],
         "n": before["gsm8k"]["n"],
         "rollout_batches": len(rewards),
-        "wall_s": round(max(wall) - min(wall)),
+        "wall_s": training_summary(scalars)["wall_s"],
         "reward_window": args.window,
     }
     path = RESULTS / "rl.json"

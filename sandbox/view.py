@@ -51,14 +51,30 @@ def _outermost(paths: set[str]) -> list[str]:
     return kept
 
 
+def virtual_environment(executable: str) -> str | None:
+    """The virtual environment the interpreter was started from, if any: the folder above
+    ``bin/`` that holds ``pyvenv.cfg`` (venv, virtualenv, uv). Found from the path as started,
+    not resolved: ``bin/python`` is a link into the base installation, and the server runs
+    with ``-S``, so ``sys.prefix`` there is the base installation's, not the environment's."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(executable)))
+    return root if os.path.isfile(os.path.join(root, "pyvenv.cfg")) else None
+
+
 def installation(project: str) -> list[str]:
-    """Directories of the running Python installation: the prefixes, the directory of the
-    interpreter, and import-path entries inside a prefix or named ``site-packages`` or
-    ``dist-packages``. Anything that holds the project tree (say, a prefix of ``/``) is left
-    out: the view would show the project (its templates then fail to start, visibly)."""
+    """Directories of the running Python installation: the prefixes, the virtual environment
+    (``bin/`` with its ``python`` links, ``pyvenv.cfg``, its packages), the directory of the
+    interpreter as started and as resolved, and import-path entries inside a prefix or named
+    ``site-packages`` or ``dist-packages``. A conda environment or a pyenv- or uv-managed
+    Python is its own prefix. Anything that holds the project tree (say, a prefix of ``/``)
+    is left out: the view would show the project (its templates then fail to start, visibly);
+    an environment inside the project (``.venv/``) is shown alone, the project around it not."""
     prefixes = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
+    prefixes.add(virtual_environment(sys.executable) or "")
     prefixes = {os.path.realpath(p) for p in prefixes if p}
-    found = set(prefixes) | {os.path.dirname(os.path.realpath(sys.executable))}
+    found = set(prefixes) | {
+        os.path.dirname(os.path.realpath(sys.executable)),
+        os.path.realpath(os.path.dirname(os.path.abspath(sys.executable))),
+    }
     for entry in sys.path:
         real = os.path.realpath(entry) if entry else ""
         inside = any(real.startswith(p.rstrip("/") + "/") for p in prefixes)

@@ -7,8 +7,10 @@ namespaces too, where the same two programs do exchange bytes.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -91,6 +93,47 @@ def test_python_and_its_libraries_still_work(pool):
     )
     result = pool.run(math_style)
     assert (result.outcome, result.output) == (Outcome.OK, "5 11/12 1\n5\n2 2\nb'7\\n'\n"), result
+
+
+# Run by an interpreter from a virtual environment made inside a project folder, the way most
+# users install (``python3 -m venv .venv``): its ``bin/python`` is a link into the base
+# installation, and the server runs with ``-S``, where ``sys.prefix`` is the base one.
+IN_A_VENV = """
+import sys
+sys.path.insert(0, {root!r})
+from sandbox import SandboxOptions, SandboxPool
+program = (
+    "import subprocess, sys\\n"
+    "print(sys.executable)\\n"
+    "print(subprocess.run([sys.executable, '-c', 'print(6 * 7)'], capture_output=True).stdout)\\n"
+    "print(open({secret!r}).read())\\n"
+)
+with SandboxPool(SandboxOptions(workers=1, preload="", preload_heavy="")) as pool:
+    result = pool.run(program)
+print(repr((result.outcome.value, result.output, result.error)))
+"""
+
+
+def test_the_interpreter_of_a_virtual_environment_runs_in_the_sandbox(tmp_path: Path):
+    """``sys.executable`` and a subprocess of it work from a venv's interpreter, and the project
+    folder around the venv stays out of the view. The venv is made here, so the case is tested
+    whether the suite itself runs in one or not."""
+    project = tmp_path / "project"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", project / ".venv"], check=True)
+    secret = project / "gold_answers.jsonl"
+    secret.write_text("42\n")
+    script = IN_A_VENV.format(root=str(ROOT), secret=str(secret))
+    done = subprocess.run(
+        [project / ".venv" / "bin" / "python", "-c", script],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    outcome, output, error = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert outcome == "error" and error.startswith("FileNotFoundError"), (output, error)
+    assert output.startswith(f"{project / '.venv' / 'bin' / 'python'}\nb'42\\n'\n"), output
 
 
 # A creates a System V shared memory segment, drops a world-readable file in its working

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from datamodules.latex import final_boxed
+from datamodules.numbers import NUMBER, plain
 from datamodules.sample import Sample
 from datamodules.sources import DataRecordError, SampleSource, decode_utf8
 
@@ -86,7 +87,6 @@ def format_number(value: Any) -> str:
     return f"{value:.15g}" if isinstance(value, float) else str(value)
 
 
-_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _TRAILING_UNIT = re.compile(r"(?P<answer>.*?)\s*\([^()]*\)")
 
 
@@ -95,8 +95,8 @@ def _gsm8k(record: Record) -> tuple[str, str]:
     if "####" not in solution:
         raise ValueError("GSM8K answer has no '#### N' final line")
     answer = solution.rsplit("####", 1)[1].strip()
-    if _THOUSANDS.fullmatch(answer):
-        answer = answer.replace(",", "")
+    if NUMBER.fullmatch(answer.removeprefix("-")):
+        answer = plain(answer)  # "1,080" -> "1080"
     return _text(record, "question"), format_number(answer)
 
 

@@ -29,6 +29,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from datamodules.numbers import PATTERN, plain
 from datamodules.sample import Block, Sample
 from datamodules.sources import SampleSource, utf8_lines
 
@@ -38,10 +39,9 @@ TOLERANCE = 1e-6  # a stated result vs the exact value computed from its annotat
 HUB_ID, HUB_CONFIG = "openai/gsm8k", "main"
 
 _ANNOTATION = re.compile(r"<<([^<>]*)>>")
-_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?|\.\d+"
-_TOKEN = re.compile(rf"\s*(?:(?P<number>{_NUMBER})|(?P<symbol>//|[-+*/()−–×xX÷%$]))")
-_STATED = re.compile(rf"\s*\$?\s*(?P<value>-?(?:{_NUMBER}))\s*%?")
-_GOLD = re.compile(rf"-?(?:{_NUMBER})")
+_TOKEN = re.compile(rf"\s*(?:(?P<number>{PATTERN})|(?P<symbol>//|[-+*/()−–×xX÷%$]))")
+_STATED = re.compile(rf"\s*\$?\s*(?P<value>-?(?:{PATTERN}))\s*%?")
+_GOLD = re.compile(rf"-?(?:{PATTERN})")
 # What may sit left of an unannotated "=": numbers, operators, "$" and "%" (letters end it).
 _ARITHMETIC_TAIL = re.compile(r"(?:[\d.,\s$%()+\-−–*×/÷]|(?<![A-Za-z])[xX](?![A-Za-z]))*$")
 _SYMBOLS = {"−": "-", "–": "-", "×": "*", "x": "*", "X": "*", "÷": "/", "$": ""}
@@ -345,7 +345,7 @@ def _tokens(text: str) -> list[str] | None:
             return None
         position = match.end()
         if match["number"]:
-            token = re.sub(r"^0+(?=\d)", "", match["number"].replace(",", ""))
+            token = re.sub(r"^0+(?=\d)", "", plain(match["number"]))
         else:
             token = _SYMBOLS.get(match["symbol"], match["symbol"])
         previous = tokens[-1] if tokens else ""
@@ -405,7 +405,7 @@ def _value(node: ast.Constant) -> Fraction:
 
 
 def _stated_value(text: str) -> Fraction | None:
-    text = text.strip().lstrip("$").rstrip("%").strip().replace(",", "")
+    text = plain(text.strip().lstrip("$").rstrip("%").strip())
     try:
         return Fraction(text) if text else None
     except (ValueError, ZeroDivisionError):
@@ -414,9 +414,10 @@ def _stated_value(text: str) -> Fraction | None:
 
 def _gold(text: str) -> str:
     """The final answer as a plain number string ("1,080" -> "1080")."""
-    if not _GOLD.fullmatch(text.replace("$", "").strip()):
+    number = text.replace("$", "").strip()
+    if not _GOLD.fullmatch(number):
         raise ConversionError("non_numeric_answer", f"final answer {text!r}")
-    return str(_plain(Fraction(text.replace("$", "").replace(",", "").strip())))
+    return str(_plain(Fraction(plain(number))))
 
 
 def _plain(value: Fraction) -> int | float:

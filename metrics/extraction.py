@@ -10,6 +10,7 @@ import re
 from collections import deque
 
 from datamodules.latex import final_boxed
+from datamodules.numbers import IN_TEXT
 from metrics.normalize import clean, to_number
 
 _ANSWER_IS = re.compile(r"\banswer\b(?:\s+is\b\s*:?|\s*:)", re.IGNORECASE)
@@ -17,12 +18,11 @@ _HASHES = re.compile(r"####")
 # What follows a marker: the rest of its line, or the next line when the marker ends its line.
 _FOLLOWING = re.compile(r"[ \t]*\n?\s*(?P<answer>[^\n]*)")
 _BOLD = re.compile(r"\*\*(?P<answer>[^*\n]{1,100})\*\*")
-# Thousands may be parted by ",", LaTeX's ",\\!" and "{,}", or a thin space "\\,".
+# A number in prose (the one number rule), or a fraction of two: "\\frac{9}{10}", "3/4".
 _NUMBER = re.compile(
     r"(?:(?<![\w)\]])-)?"
     r"(?:\\[dt]?frac\{-?[0-9.]+\}\{[0-9.]+\}"
-    r"|(?:(?:[0-9]{1,3}(?:(?:,|,\\!\s?|\{,\}|\\,)[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+)"
-    r"(?:/[0-9]+(?:\.[0-9]+)?)?)"
+    rf"|(?:{IN_TEXT})(?:/[0-9]+(?:\.[0-9]+)?)?)"
 )
 # A number that closes a relation (``x \\geq 5``, ``n < 3``) is not the answer alone: the
 # relation is, when its left side is one variable; otherwise there is no answer to read.

@@ -25,13 +25,15 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any, Literal
 
+from datamodules.numbers import IN_TEXT
 from datamodules.sample import Block, Sample
 from metrics.answers import AnswerMatcher, extract_text_answer
 from metrics.behaviours import check_behaviours, tag
 from metrics.votes import most_given, tally
 
 KEPT = "kept"
-NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?!\.?\d|\w)")  # 16, 3.5, "$30."; not x16, 1e5, v2.0
+# A number written on its own: 16, 3.5, "$30."; not x16, 1e5, v2.0.
+NUMBER = re.compile(rf"{IN_TEXT}(?!\.?\d|\w)")
 Preference = Literal["first", "shortest", "longest"]
 
 

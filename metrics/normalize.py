@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from datamodules.latex import final_boxed
+from datamodules.numbers import GROUPED, PATTERN, plain
 
 _TEXT_WRAPPER = re.compile(
     r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}"
@@ -20,8 +21,6 @@ _TEXT_WRAPPER = re.compile(
 # ``\\\\`` (a matrix row break) is matched first so that its second backslash is never read as
 # the spacing command ``\\ ``.
 _LATEX_SPACING = re.compile(r"\\\\|\\(?:left|right|displaystyle|[!,;:> ])|~")
-# LaTeX thousands separators between digit groups: ``10,\\!455``, ``10{,}455``, ``10\\,455``.
-_THOUSANDS = re.compile(r"(?<=\d)\s*(?:,\s*\\!|\{,\}|\\[,!])\s*(?=\d{3}(?!\d))")
 # A word or unit in ``\\text`` after a value ("8\\sqrt{3}\\text{ square inches}"): dropped, as ToRA
 # and Qwen2.5-Math do, so that the value is compared alone.
 _TRAILING_TEXT = re.compile(
@@ -36,8 +35,7 @@ _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°")
 _MATH_DELIMITERS = re.compile(r"\\[()\[\]$]|\$")
 _SPACES = re.compile(r"\s+")
 
-_INTEGER = r"(?:\d{1,3}(?:,\d{3})+|\d+)"
-_DECIMAL = rf"(?:{_INTEGER}(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_DECIMAL = rf"(?:{PATTERN})(?:[eE][-+]?\d+)?"
 # A unit after a number: "(apples)", "{dollars}", a word of two letters or more ("cm",
 # "dollars"), or a one-letter unit (m, g, s, l, h, d, "m/s"); a lone "x" or "i" stays algebra
 # (symbolic path), and so does "5(2)".
@@ -85,7 +83,7 @@ def clean(answer: str) -> str:
         if len(text) <= 4 or text[:2] not in ("**", "__") or text[-2:] != text[:2]:
             break
         text = text[2:-2].strip()
-    text = _THOUSANDS.sub(",", _MATH_DELIMITERS.sub("", text))
+    text = GROUPED.sub(_latex_thousands, _MATH_DELIMITERS.sub("", text))
     text = _LATEX_SPACING.sub(lambda match: match[0] if match[0] == "\\\\" else " ", text)
     text = _DEGREES.sub("", text)
     unit = _TRAILING_TEXT.search(text)
@@ -99,6 +97,12 @@ def clean(answer: str) -> str:
     if text.startswith("{") and text.endswith("}") and _matching_close(text, 0) == len(text) - 1:
         text = text[1:-1].strip()
     return _solved_system(text)
+
+
+def _latex_thousands(number: re.Match[str]) -> str:
+    """``10,\\!455`` -> ``10455`` before spacing is cleaned; ``10,455`` stays as written, since
+    inside brackets (``[1,100]``) it may be two items."""
+    return number[0] if number[0].replace(",", "").isdigit() else plain(number[0])
 
 
 def _solved_system(text: str) -> str:
@@ -120,9 +124,9 @@ def to_number(text: str) -> Number | None:
         return None
     numerator = match["frac_num"] or match["num"]
     denominator = match["frac_den"] or match["den"]
-    value = float(numerator.replace(",", ""))
+    value = float(plain(numerator))
     if denominator is not None:
-        divisor = float(denominator.replace(",", ""))
+        divisor = float(plain(denominator))
         if divisor == 0:
             return None
         value /= divisor
@@ -131,7 +135,7 @@ def to_number(text: str) -> Number | None:
     if not math.isfinite(value):
         return None
     percent = match["percent"] is not None
-    integer = denominator is None and not percent and re.fullmatch(_INTEGER, numerator) is not None
+    integer = denominator is None and not percent and plain(numerator).isdigit()
     return Number(value, percent=percent, integer=integer)
 
 

@@ -1,12 +1,13 @@
 """Batched multi-round generation for validation, test, predict and PPO rollouts.
 
-``rollout`` is the one entry point. Each round, HF ``generate`` continues every active sequence
-until its format ends a block, the answer ends, or the sequence's token budget runs out. A code
-block that just closed runs in that sample's sandbox session (state persists across blocks),
-and its output goes back into the sequence in the format's syntax before the next round. The
-KV cache is kept across rounds, so a round feeds only the new tokens; finished sequences leave
-the batch. One-round formats (HTL) generate once and their program runs at the end; formats
-that run no code (CoGEX, whose model emulates execution) only generate, and need no sandbox.
+``rollout`` is the one entry point. Each round, the decoding backend (``generation.backend``:
+transformers' ``generate`` or vLLM) continues every active sequence until its format ends a
+block, the answer ends, or the sequence's token budget runs out. A code block that just closed
+runs in that sample's sandbox session (state persists across blocks), and its output goes back
+into the sequence in the format's syntax before the next round, as token ids (nothing is
+decoded and re-encoded); finished sequences leave the batch. One-round formats (HTL) generate
+once and their program runs at the end; formats that run no code (CoGEX, whose model emulates
+execution) only generate, and need no sandbox.
 
 The result is one ``Rollout`` per sample with the text (for grading), the token ids and a mask
 of which tokens the model wrote (for the policy loss: execution output is not the model's).
@@ -16,24 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import torch
-from transformers import (
-    LogitsProcessor,
-    LogitsProcessorList,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-    StoppingCriteriaList,
-)
+from transformers import LogitsProcessor, PreTrainedModel, PreTrainedTokenizerBase
 
 from checks import require_at_least
 from datamodules.formats import SolutionFormat
-from generation.batch import ActiveBatch
-from generation.distributed import any_rank, idle_round, ranks_must_sync
+from generation.backend import Decoded, Decoding, DecodingBackend, DecodingRequest, build_backend
+from generation.distributed import any_rank
 from generation.feedback import execution_tokens
-from generation.stopping import Interruption, RoundEnd, StopMarkers
+from generation.stopping import StopMarkers
+from generation.vllm_options import VLLMOptions
 from sandbox import ExecutionResult, SandboxPool, SandboxSession
 
 FinishReason = Literal["eos", "block_limit", "token_budget"]
@@ -59,6 +55,11 @@ class GenerationOptions:
         forcing_phrase: budget forcing (arXiv 2606.16934): what replaces the model's end of
             answer, inside the format's text syntax.
         max_forcings: how many times per solution the end of answer is replaced (0: off).
+        backend: what decodes: ``transformers`` (the policy's own ``generate``) or ``vllm``
+            (an in-process vLLM engine; ``pip install -e ".[vllm]"``).
+        dtype: the transformers backend decodes in this dtype with a cast copy of the policy
+            (``bfloat16``: faster on CPUs with AVX-512 bf16 and on GPUs); None: the policy's.
+        vllm: the vLLM engine's settings (``backend: vllm``).
     """
 
     max_new_tokens: int = 256
@@ -73,6 +74,9 @@ class GenerationOptions:
     reuse_cache: bool = True
     forcing_phrase: str = "Wait,"
     max_forcings: int = 0
+    backend: Literal["transformers", "vllm"] = "transformers"
+    dtype: Literal["float32", "bfloat16", "float16"] | None = None
+    vllm: VLLMOptions = field(default_factory=VLLMOptions)
 
     def __post_init__(self) -> None:
         require_at_least(
@@ -85,6 +89,10 @@ class GenerationOptions:
             raise ValueError(f"generation.top_p must be in (0, 1], got {self.top_p}")
         if self.max_forcings and not self.forcing_phrase:
             raise ValueError("generation.forcing_phrase must not be empty when max_forcings > 0")
+        if self.backend not in ("transformers", "vllm"):
+            raise ValueError(
+                f"generation.backend must be 'transformers' or 'vllm', got {self.backend!r}"
+            )
 
 
 @dataclass
@@ -95,7 +103,8 @@ class Rollout:
     it stopped there, plus any execution blocks the engine inserted); ``generated_mask`` is True
     for the model's tokens. ``text`` is ``token_ids`` decoded with special tokens kept, EOS left
     out. ``executions`` are the code runs in order (HTL: the one program). ``forced`` counts the
-    ends of answer that budget forcing replaced.
+    ends of answer that budget forcing replaced. ``sampled_logprobs``, when the backend reports
+    them (vLLM), is each token's log-probability under the decoder (NaN for inserted tokens).
     """
 
     prompt_index: int
@@ -105,14 +114,27 @@ class Rollout:
     executions: list[ExecutionResult] = field(default_factory=list)
     finish_reason: FinishReason = "eos"
     forced: int = 0
+    sampled_logprobs: list[float] | None = None
 
     @property
     def num_generated_tokens(self) -> int:
         return sum(self.generated_mask)
 
-    def append(self, tokens: Sequence[int], generated: bool) -> None:
+    def append(
+        self, tokens: Sequence[int], generated: bool, logprobs: Sequence[float] | None = None
+    ) -> None:
+        if logprobs is not None and not self.token_ids:
+            self.sampled_logprobs = []
+        if self.sampled_logprobs is not None:
+            self.sampled_logprobs.extend(logprobs or [float("nan")] * len(tokens))
         self.token_ids.extend(tokens)
         self.generated_mask.extend([generated] * len(tokens))
+
+    def drop_last(self) -> None:
+        """Takes back the last token (an end of answer that budget forcing replaces)."""
+        del self.token_ids[-1], self.generated_mask[-1]
+        if self.sampled_logprobs:
+            del self.sampled_logprobs[-1]
 
 
 class GenerationEngine:
@@ -124,6 +146,8 @@ class GenerationEngine:
             decoding, or a scripted run in tests and benchmarks).
         interrupt: called between decoding steps; it raises to abandon the rollout (the
             trainer's SIGTERM check, so a stop request need not wait for the batch to end).
+        backend: what decodes; by default the one ``options.backend`` names. Engines that
+            differ only in options (a seed per batch) share one, so vLLM starts once a run.
     """
 
     def __init__(
@@ -131,10 +155,18 @@ class GenerationEngine:
         options: GenerationOptions | None = None,
         logits_processors: Sequence[LogitsProcessor] = (),
         interrupt: Callable[[], None] | None = None,
+        backend: DecodingBackend | None = None,
     ) -> None:
         self.options = options or GenerationOptions()
         self.logits_processors = list(logits_processors)
         self.interrupt = interrupt
+        self.backend = backend or build_backend(self.options)
+
+    def with_options(self, **changes: object) -> GenerationEngine:
+        """The same engine (backend, processors, interrupt) with some options changed."""
+        return GenerationEngine(
+            replace(self.options, **changes), self.logits_processors, self.interrupt, self.backend
+        )
 
     @torch.no_grad()
     def rollout(
@@ -189,8 +221,7 @@ class _Rounds:
         sessions: list[SandboxSession],
         rollouts: list[Rollout],
     ) -> None:
-        self.options, self.logits_processors = engine.options, engine.logits_processors
-        self.interruption = [Interruption(engine.interrupt)] if engine.interrupt else []
+        self.engine, self.options = engine, engine.options
         self.model, self.tokenizer, self.format = model, tokenizer, format
         self.sandbox, self.sessions, self.rollouts = sandbox, sessions, rollouts
         self.markers = StopMarkers.resolve(format, tokenizer)
@@ -201,58 +232,38 @@ class _Rounds:
         )["input_ids"]
 
     def run(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> None:
-        batch = ActiveBatch(input_ids, attention_mask, self.pad_id)
-        while any_rank(len(batch) > 0, input_ids.device):
-            if not batch:
-                idle_round(self.model, self.pad_id, input_ids.device)
+        engine = self.engine
+        request = DecodingRequest(
+            self.model,
+            self.tokenizer,
+            self.markers,
+            self.options,
+            input_ids,
+            attention_mask,
+            self.pad_id,
+            engine.logits_processors,
+            engine.interrupt,
+        )
+        decoding = engine.backend.start(request)
+        while any_rank(len(decoding.rows) > 0, input_ids.device):
+            if not decoding.rows:
+                decoding.idle()
                 continue
-            new_tokens, at_marker = self._generate(batch)
-            keep, chunks = self._settle(batch, new_tokens, at_marker)
-            batch.advance(keep, chunks)
-            if not self.options.reuse_cache and batch:
-                batch.compact()
+            budgets = [
+                self.options.max_new_tokens - len(self.rollouts[row].token_ids)
+                for row in decoding.rows
+            ]
+            keep, chunks = self._settle(decoding, decoding.step(budgets))
+            decoding.advance(keep, chunks)
 
-    def _generate(self, batch: ActiveBatch) -> tuple[list[list[int]], list[bool]]:
-        """One round for the active rows: their new tokens, and whether a marker ended each."""
-        options = self.options
-        budgets = torch.tensor(
-            [options.max_new_tokens - len(self.rollouts[row].token_ids) for row in batch.rows],
-            device=batch.ids.device,
-        )
-        round_end = RoundEnd(batch.width, budgets, self.markers, self.tokenizer)
-        sampling = (
-            {"temperature": options.temperature, "top_p": options.top_p, "top_k": options.top_k}
-            if options.do_sample
-            else {}
-        )
-        output = self.model.generate(
-            input_ids=batch.ids,
-            attention_mask=batch.mask,
-            past_key_values=batch.cache,
-            max_new_tokens=int(budgets.max()),
-            do_sample=options.do_sample,
-            **sampling,
-            eos_token_id=list(self.markers.stop_ids),
-            pad_token_id=self.pad_id,
-            stopping_criteria=StoppingCriteriaList([*self.interruption, round_end]),
-            logits_processor=LogitsProcessorList(self.logits_processors),
-            return_dict_in_generate=True,
-            synced_gpus=ranks_must_sync(),
-        )
-        lengths = round_end.new_lengths(output.sequences.shape[1])
-        new_tokens = batch.take(output.sequences, output.past_key_values, lengths)
-        return new_tokens, round_end.at_marker.tolist()
-
-    def _settle(
-        self, batch: ActiveBatch, new_tokens: list[list[int]], at_marker: list[bool]
-    ) -> tuple[list[int], list[list[int]]]:
+    def _settle(self, batch: Decoding, decoded: list[Decoded]) -> tuple[list[int], list[list[int]]]:
         """Record each row's round, run the code blocks that closed (all at once), and return
         the rows that go on (positions in ``batch``) with the tokens each is fed next."""
         going_on: dict[int, _Continuation] = {}
-        for position, (tokens, marker) in enumerate(zip(new_tokens, at_marker)):
+        for position, round_ in enumerate(decoded):
             rollout = self.rollouts[batch.rows[position]]
-            rollout.append(tokens, generated=True)
-            continuation = self._close_round(rollout, tokens[-1], marker)
+            rollout.append(round_.tokens, generated=True, logprobs=round_.logprobs)
+            continuation = self._close_round(rollout, round_.tokens[-1], round_.at_marker)
             if continuation is not None:
                 going_on[position] = continuation
         to_run = [(p, c.code) for p, c in going_on.items() if c.code is not None]
@@ -285,7 +296,7 @@ class _Rounds:
         if last in self.markers.end_ids:
             if rollout.forced < self.options.max_forcings:
                 rollout.forced += 1
-                del rollout.token_ids[-1], rollout.generated_mask[-1]
+                rollout.drop_last()
                 return _Continuation(refed=[], inserted=list(self.forcing_ids))
             rollout.finish_reason = "eos"
             return None
@@ -302,7 +313,7 @@ class _Rounds:
         response = self.tokenizer.decode(rollout.token_ids, skip_special_tokens=False)
         return self.format.code_to_run(response)
 
-    def _run(self, batch: ActiveBatch, to_run: list[tuple[int, str]]) -> list[ExecutionResult]:
+    def _run(self, batch: Decoding, to_run: list[tuple[int, str]]) -> list[ExecutionResult]:
         """All closed blocks of this round at once, each in its own sample's session."""
         if not to_run:
             return []

@@ -31,6 +31,7 @@ Design choices, and what they cost:
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, replace
@@ -67,6 +68,7 @@ from rl.rewards import (
     load_reward_function,
     score_rollouts,
 )
+from rl.sampler_mismatch import logprob_gap, sampler_logprobs, truncated_importance_weights
 from rl.shaping import overlong_penalty
 
 # HTL sampled with top_k=0, top_p=1: the plain distribution (at temperature 1).
@@ -119,6 +121,12 @@ class PPOModule(SFTModule):
             raise ValueError(
                 f"{grouping} compares samples of the same prompt: set rollout.num_samples >= 2"
             )
+        shared = _same_decoder(self.rollout_options, evaluation)
+        self.rollout_engine = GenerationEngine(
+            self.rollout_options,
+            interrupt=self.stop_if_terminated,
+            backend=self.engine.backend if shared else None,
+        )
         if init_checkpoint is not None:
             load_policy_weights(self.model, init_checkpoint)
         self.reference = None  # LoRA: the adapters disabled
@@ -154,6 +162,7 @@ class PPOModule(SFTModule):
         scored = score_rollouts(self.reward, samples, rollouts)
         experience, diagnostics = self._experience(batch, rollouts, scored)
         update_stats = self._update(experience)
+        diagnostics["time/weight_push_s"] = self._push_weights()
         self.kl_controller.update(diagnostics["ppo/kl"], len(rollouts))
         self._log_batch(rollouts, scored, diagnostics, update_stats)
         if batch_idx % self.trainer.log_every_n_steps == 0:
@@ -162,10 +171,7 @@ class PPOModule(SFTModule):
     def _sample(self, batch: dict[str, Any]) -> list[Rollout]:
         """Rollouts from the current policy, with a fresh sampling seed per batch and rank."""
         seed = self.rollout_options.seed + self.global_step * self.trainer.world_size
-        engine = GenerationEngine(
-            replace(self.rollout_options, seed=seed + self.global_rank),
-            interrupt=self.stop_if_terminated,
-        )
+        engine = self.rollout_engine.with_options(seed=seed + self.global_rank)
         with evaluation_mode(self.model):  # generation caches keys even with checkpointing on
             return engine.rollout(
                 self.model,
@@ -225,8 +231,25 @@ class PPOModule(SFTModule):
             advantages = masked_whiten(advantages, loss_mask)
         diagnostics |= advantage_diagnostics(advantages, loss_mask)
         diagnostics["ppo/kl"] = torch.where(mask, kl, 0.0).sum(1).mean().item()
-        experience = Experience(rollout_batch, logprobs, values, advantages, returns, loss_mask)
+        sampled = sampler_logprobs(rollouts, logprobs)
+        weights = None
+        if sampled is not None:
+            diagnostics |= logprob_gap(logprobs, sampled, mask)
+            if options.sampler_is_cap is not None:
+                weights = truncated_importance_weights(logprobs, sampled, options.sampler_is_cap)
+        experience = Experience(
+            rollout_batch, logprobs, values, advantages, returns, loss_mask, weights
+        )
         return experience, diagnostics
+
+    def _push_weights(self) -> float:
+        """After the update: the rollout backend decodes with the new weights (a vLLM engine
+        loads them; the transformers backend decodes with the policy itself). Seconds taken."""
+        began = time.perf_counter()
+        self.rollout_engine.backend.sync_weights(self.model)
+        if self.rollout_engine.backend is self.engine.backend:
+            self._decoder_step = self.global_step
+        return time.perf_counter() - began
 
     def parameter_groups(self) -> list[dict[str, Any]]:
         """The value head learns at ``ppo.value_head_lr`` when set: a fresh critic must catch up
@@ -366,6 +389,8 @@ class PPOModule(SFTModule):
         weights = loss_weights(
             minibatch.loss_mask, options.loss_type, self.rollout_options.max_new_tokens
         )
+        if minibatch.sampler_weights is not None:
+            weights = weights * minibatch.sampler_weights
         total_tokens = minibatch.loss_mask.sum().clamp(min=1)
         sums: dict[str, float] = {"policy_loss": 0.0}
         extremes: dict[str, list[float]] = {"ratio_min": [], "ratio_max": []}
@@ -457,6 +482,10 @@ class PPOModule(SFTModule):
             )
             experiment.add_text(f"rollout/example_{index}", text, self.global_step)
 
+    def teardown(self, stage: str) -> None:
+        self.rollout_engine.backend.close()
+        super().teardown(stage)
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["kl_controller"] = asdict(self.kl_controller)
 
@@ -464,6 +493,12 @@ class PPOModule(SFTModule):
         super().on_load_checkpoint(checkpoint)
         if "kl_controller" in checkpoint:
             self.kl_controller = KLController(**checkpoint["kl_controller"])
+
+
+def _same_decoder(rollout: GenerationOptions, evaluation: EvaluationOptions) -> bool:
+    """Whether rollouts and evaluation can share one backend (one vLLM engine, not two)."""
+    key = ("backend", "dtype", "vllm")
+    return all(getattr(rollout, k) == getattr(evaluation.generation, k) for k in key)
 
 
 def load_policy_weights(model: torch.nn.Module, path: str) -> None:

@@ -73,6 +73,7 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
         self.matcher = evaluation.matcher
         self.solver = Solver(self.engine, format, self.matcher, evaluation.cascade)
         self._sandbox: SandboxPool | None = None
+        self._decoder_step = 0  # the optimizer step whose weights the decoding backend holds
         # Per-split evaluation metrics (synced across ranks), built once the datasets are known,
         # and per-split behaviour prevalence and answer length by correctness.
         self.evaluation = torch.nn.ModuleDict()
@@ -255,7 +256,24 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
 
+    def on_validation_epoch_start(self) -> None:
+        self._sync_decoder()
+
+    def on_test_epoch_start(self) -> None:
+        self._sync_decoder()
+
+    def on_predict_epoch_start(self) -> None:
+        self._sync_decoder()
+
+    def _sync_decoder(self) -> None:
+        """A backend that decodes with its own copy of the weights (vLLM, a bf16 copy) gets
+        the policy's current ones, once per optimizer step at most."""
+        if self._decoder_step != self.global_step:
+            self.engine.backend.sync_weights(self.model)
+            self._decoder_step = self.global_step
+
     def teardown(self, stage: str) -> None:
+        self.engine.backend.close()
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None

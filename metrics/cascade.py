@@ -12,9 +12,8 @@ next: the engine below it only generates and runs code.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -98,8 +97,7 @@ class Solver:
         self.fallbacks: tuple[tuple[AttemptStage, SolutionFormat], ...] = ()
         if cascade:
             self.fallbacks = (("program", format.program_only()), ("words", format.words_only()))
-        self.fallback_engine = copy.copy(engine)  # same settings, one solution per re-prompt
-        self.fallback_engine.options = replace(engine.options, num_samples=1)
+        self.fallback_engine = engine.with_options(num_samples=1)  # one per re-prompt
 
     def solve(
         self,

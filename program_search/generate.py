@@ -9,6 +9,7 @@ from transformers import LogitsProcessor, PreTrainedModel, PreTrainedTokenizerBa
 
 from datamodules.encoding import collate_prompts, encode_many
 from datamodules.formats import SolutionFormat, Span
+from generation.backend import DecodingBackend, build_backend
 from generation.engine import GenerationEngine, GenerationOptions
 
 # Prompts and decoding settings -> one generated text per prompt, in prompt order. The model
@@ -43,6 +44,14 @@ class TextGenerator:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model, self.tokenizer, self.format = model, tokenizer, format
         self.batch_size, self.logits_processors = batch_size, list(logits_processors)
+        self.backends: dict[str, DecodingBackend] = {}  # one per decoder settings, kept
+
+    def backend(self, options: GenerationOptions) -> DecodingBackend:
+        """The backend ``options`` name, started once (vLLM's start-up is paid once)."""
+        key = repr((options.backend, options.dtype, options.vllm))
+        if key not in self.backends:
+            self.backends[key] = build_backend(options)
+        return self.backends[key]
 
     def __call__(self, prompts: Sequence[Sequence[Span]], options: GenerationOptions) -> list[str]:
         if options.num_samples != 1:
@@ -57,7 +66,9 @@ class TextGenerator:
                 [encoded[index].input_ids for index in chunk], self.tokenizer.pad_token_id
             )
             engine = GenerationEngine(
-                replace(options, seed=options.seed + number), self.logits_processors
+                replace(options, seed=options.seed + number),
+                self.logits_processors,
+                backend=self.backend(options),
             )
             rollouts = engine.rollout(
                 self.model,

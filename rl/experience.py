@@ -114,8 +114,10 @@ def token_rewards(scores: Tensor, kl: Tensor, action_mask: Tensor, kl_coef: floa
 @dataclass(frozen=True)
 class Experience:
     """A scored rollout batch, frozen before the updates: what the rollout policy assigned to its
-    own tokens (``old_logprobs``), the critic's ``values`` (GAE only), the targets, and the
-    tokens the losses see (``loss_mask``: the actions of the rollouts no filter left out)."""
+    own tokens (``old_logprobs``), the critic's ``values`` (GAE only), the targets, the
+    tokens the losses see (``loss_mask``: the actions of the rollouts no filter left out), and
+    the per-token importance weights that correct for the sampler (``sampler_weights``; None:
+    off)."""
 
     batch: RolloutBatch
     old_logprobs: Tensor
@@ -123,6 +125,7 @@ class Experience:
     advantages: Tensor
     returns: Tensor | None
     loss_mask: Tensor
+    sampler_weights: Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.batch)
@@ -138,4 +141,5 @@ class Experience:
             advantages=self.advantages[rows],
             returns=pick(self.returns),
             loss_mask=self.loss_mask[rows],
+            sampler_weights=pick(self.sampler_weights),
         )

@@ -47,6 +47,12 @@ class PPOOptions:
         mask_void_turns: multi-round formats (LCE, markdown): leave out of the loss a rollout
             whose last turn neither closed a code block nor committed to an answer (SimpleTIR's
             void turn, arXiv 2509.02479); rollouts cut by the budget count as void.
+        sampler_is_cap: truncated importance sampling for the gap between the sampler's
+            log-probs (vLLM, bf16) and the trainer's (Yao et al. 2025, "Your efficient RL
+            framework secretly brings you off-policy RL training"; verl's
+            ``tis_imp_ratio_cap``, TRL's ``vllm_importance_sampling_cap``): each token's loss
+            is weighed by ``min(π_trainer / π_sampler, cap)`` at rollout time (None: off;
+            needs a backend that reports log-probs, vLLM).
         soft_punish_cache: DAPO's overlong shaping (TRL's ``get_soft_overlong_punishment``):
             a response within this many tokens of ``rollout.max_new_tokens`` loses a share of
             1 growing linearly to the whole at the budget (0: off).
@@ -99,6 +105,7 @@ class PPOOptions:
     kl_horizon: int = 10000
     target_kl: float | None = 0.1
     max_grad_norm: float | None = 1.0
+    sampler_is_cap: float | None = None
 
     def __post_init__(self) -> None:
         if self.advantage not in ADVANTAGES:
@@ -115,6 +122,8 @@ class PPOOptions:
             raise ValueError("epsilon and clip_range_value must be positive")
         if self.value_head_lr is not None and self.value_head_lr <= 0.0:
             raise ValueError(f"value_head_lr must be positive, got {self.value_head_lr}")
+        if self.sampler_is_cap is not None and self.sampler_is_cap < 1.0:
+            raise ValueError(f"sampler_is_cap must be >= 1, got {self.sampler_is_cap}")
         if self.epsilon_high is not None and self.epsilon_high <= 0.0:
             raise ValueError(f"epsilon_high must be positive, got {self.epsilon_high}")
         if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.lam <= 1.0):

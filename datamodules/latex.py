@@ -17,16 +17,28 @@ _SEPARATOR = re.compile(
 )
 # More boxes than this in one run are a list of steps, not one answer.
 MAX_JOINED_BOXES = 10
+# Boxes closer than this are one answer when no word parts them ("\\boxed{35} ++ \\boxed{4}"); up
+# to the second distance, when "and" or ";" parts them ("\\boxed{(3, 3)} for part (a) and
+# \\boxed{(1, 1)}", "\\boxed{1} papers and \\boxed{2} bins"), as math-verify reads them.
+NEAR_BOXES, LISTED_BOXES = 10, 70
+_LIST_MARK = re.compile(r"\band\b|;", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z]")
+# Boxes parted by "or", "=" or a product are restatements or steps, not parts of one answer.
+_RESTATED = re.compile(r"\bor\b|=|\\(?:times|cdot)(?![A-Za-z])", re.IGNORECASE)
 
 
 def final_boxed(text: str) -> str | None:
     """The final answer given in boxes, or None: the last complete box (``\\boxed{...}``,
-    ``\\fbox``, ``\\boxed 5``), with the boxes just before it that only separators part from it,
+    ``\\fbox``, ``\\boxed 5``), with the boxes just before it that are parts of the same answer,
     joined as a list.
 
-    ``$\\boxed{-2}$ and $\\boxed{1}$`` and ``\\boxed{1}\\boxed{2}`` are one answer of two values.
-    Boxes parted by anything else, "or" included, are restatements or alternatives (MATH's
-    ``\\boxed{x+11} or \\boxed{11+x}``), and the last one wins; math-verify also joins on "or".
+    ``$\\boxed{-2}$ and $\\boxed{1}$`` and ``\\boxed{1}\\boxed{2}`` are one answer of two values;
+    so are boxes that only separators part, boxes nearer than ``NEAR_BOXES`` characters with no
+    word between, and different boxes within ``LISTED_BOXES`` characters parted by "and" or ";".
+    Boxes parted by "or", "=" or a product are restatements, alternatives or steps (MATH's
+    ``\\boxed{x+11} or \\boxed{11+x}``; ``$y = \\boxed{-\\tfrac32}$ and $x = \\boxed{-\\tfrac34}$``
+    where ``x`` is asked), and the last one wins; math-verify also joins those. An empty box
+    (``\\(\\boxed{}\\)`` in "put the answer in") is no part.
     An unbalanced box (``\\boxed{12`` at the end of a truncated generation) is skipped.
     """
     boxes = _boxes(text)
@@ -34,10 +46,23 @@ def final_boxed(text: str) -> str | None:
         return None
     chosen = [boxes[-1]]
     for box in reversed(boxes[:-1]):
-        if len(chosen) == MAX_JOINED_BOXES or _SEPARATOR.sub("", text[box[1] : chosen[-1][0]]):
+        if len(chosen) == MAX_JOINED_BOXES or not _one_answer(text, box, chosen[-1]):
             break
         chosen.append(box)
     return ", ".join(content for _, _, content in reversed(chosen))
+
+
+def _one_answer(text: str, box: tuple[int, int, str], after: tuple[int, int, str]) -> bool:
+    """Whether ``box`` is a part of the answer whose next part is the box ``after``."""
+    between = text[box[1] : after[0]]
+    if not _SEPARATOR.sub("", between):
+        return True
+    if not box[2] or _RESTATED.search(between):
+        return False
+    if len(between) < NEAR_BOXES and not _WORD.search(between):
+        return True
+    listed = box[2] != after[2] and _LIST_MARK.search(between) is not None
+    return len(between) < LISTED_BOXES and listed
 
 
 def _boxes(text: str) -> list[tuple[int, int, str]]:

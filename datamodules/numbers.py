@@ -12,11 +12,10 @@ import re
 # LaTeX's ",\\!" or "{,}", or a thin space "\\,": "10,455", "11,\\! 111", "10{,}455".
 _GROUPED = r"(?<![0-9])[1-9][0-9]{0,2}(?:(?:,\\!\s?|\{,\}|\\,|,)[0-9]{3})+(?![0-9])"
 # A decimal comma, as much of Europe writes it ("2,74", "0,111", "1000,99"): one comma that cannot
-# part thousands (not three digits after it, or a first group of 0 or of four digits and more),
-# never in a run of commas ("1,2,3" is a list) nor inside brackets ("(10,20)" is a pair).
-_DECIMAL_COMMA = (
-    r"(?<![(\[{,])(?:[0-9]+,[0-9]{1,2}|0,[0-9]+|[0-9]{4,},[0-9]+)(?![0-9)\]}]|[.,][0-9])"
-)
+# part thousands: two digits after it (cents: "1000,99"), or a first group of 0 ("0,111").
+# One digit after it is a list, as MATH writes two values ("1,2", "5,7"); so is a run of commas
+# ("1,22,3") and a pair in brackets ("(10,20)").
+_DECIMAL_COMMA = r"(?<![(\[{,])(?:[0-9]+,[0-9]{2}|0,[0-9]+)(?![0-9)\]}]|[.,][0-9])"
 # The number itself, unsigned: thousands, a decimal comma or plain digits, with an optional
 # decimal part, or a bare decimal part (".5"). A sentence's full stop is not a decimal point.
 PATTERN = rf"(?:{_GROUPED}|{_DECIMAL_COMMA}|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+"

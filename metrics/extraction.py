@@ -13,7 +13,10 @@ from datamodules.latex import final_boxed
 from datamodules.numbers import IN_TEXT
 from metrics.normalize import clean, to_number
 
-_ANSWER_IS = re.compile(r"\banswer\b(?:\s+is\b\s*:?|\s*:)", re.IGNORECASE)
+# "The answer is", "Answer:", or "Answer" right before math ("Answer \\( 9 \\)").
+_ANSWER_IS = re.compile(r"\banswer\b(?:\s+is\b\s*:?|\s*:|(?=[ \t]*(?:\$|\\[(\[])))", re.IGNORECASE)
+# Minerva's closing sentence; written after the last box, it is the final answer, not the box.
+_FINAL_ANSWER = re.compile(r"\bfinal answer is\b", re.IGNORECASE)
 _HASHES = re.compile(r"####")
 # What follows a marker: the rest of its line, or the next line when the marker ends its line.
 _FOLLOWING = re.compile(r"[ \t]*\n?\s*(?P<answer>[^\n]*)")
@@ -43,7 +46,7 @@ _HOPE = re.compile(r"\s*I hope it is correct\b.*", re.IGNORECASE | re.DOTALL)
 # The verb that introduces the value in a concluding sentence ("The largest $n$ is 34").
 _COPULA = re.compile(r"\s(?:is|are|was|were|equals)\s", re.IGNORECASE)
 # "2 + 1 = 3 bolts": a worked sum (numbers and operators only) before the value it comes to.
-_WORKED_SUM = re.compile(r"[\d.,+\-*/×÷()\s]+=\s*(?=\S)")
+_WORKED_SUM = re.compile(r"(?:[\d.,+\-*/×÷()\s]|\\(?:times|cdot|div)\b)+=\s*(?=\S)")
 _INLINE_MATH = re.compile(r"\$[^$]+\$|\\\((?:(?!\\\)).)+\\\)")
 # An answer that opens display math or an environment on its line runs on to where it closes
 # (a multi-line ``pmatrix``), at most this far.
@@ -54,6 +57,15 @@ _CASES_END = re.compile(r"\\end\{cases\}\s*(?:\\right\.)?\s*(?:\$\$|\\\]|\$|\\\)
 # The last number is looked for only this far before the last digit: C-speed rfind, then a regex
 # on a short window, instead of a regex pass over the whole text.
 _NUMBER_WINDOW = 200
+# An inline "$" (not "\\$", not half of "$$"); inline math before another one, parted from it by
+# a list connective ("$1$, $2$ and $3$"), looked for this far back, at most this many times.
+_INLINE_DOLLAR = re.compile(r"(?<![\\$])\$(?!\$)")
+_MATH_BEFORE = re.compile(
+    r"(?:(?<![\\$])\$(?P<dollar>[^$\n]+)\$|\\\((?P<paren>[^\n]+?)\\\))"
+    r"\s*(?:,?\s*(?:and|or)\b|,)\s*$"
+)
+_JOIN_WINDOW = 300
+_MAX_JOINED_MATHS = 5
 # A printed line longer than this is a runaway output, not an answer.
 MAX_LINE_CHARS = 10_000
 _SENTENCE_END = re.compile(r"\.(?:\s|$)")
@@ -69,8 +81,12 @@ _WRAPPERS = (
 )
 _NAME = re.compile(r"[A-Za-z_]\w*")
 # Words that can appear in a printed math value without making it prose.
-_MATH_WORDS = frozenset({"sqrt", "pi", "oo", "exp", "log", "sin", "cos", "tan", "inf", "nan"})
-_ENVIRONMENT = re.compile(r"\\(?:begin|end)\{\w+\*?\}")  # "cases" in \begin{cases} is no word
+# "and" / "or" join the values of a list ("19, 46, and 82").
+_MATH_WORDS = frozenset(
+    {"sqrt", "pi", "oo", "exp", "log", "sin", "cos", "tan", "inf", "nan", "and", "or"}
+)
+# "cases" in \begin{cases} and "MBCN" in S_{MBCN} are no words.
+_ENVIRONMENT = re.compile(r"\\(?:begin|end)\{\w+\*?\}|_\{[^{}]*\}")
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}")  # \frac is not a word
 # A whole text this short that is only a value is itself the answer ("63, 21", "x = 5", "5 cm").
 _BARE_MAX_CHARS = 100
@@ -106,7 +122,7 @@ def extract_text_answer(text: str, fallback: bool = True) -> str | None:
 
 def _stated_answer(text: str, fallback: bool) -> str | None:
     boxed = final_boxed(text)
-    if boxed:
+    if boxed and not _concluded_after_boxes(text):
         return boxed
     for marker, trim in ((_ANSWER_IS, True), (_HASHES, False)):
         found = _last(marker, text)
@@ -156,9 +172,10 @@ def _has_prose(text: str) -> bool:
 
 
 def _is_bare_answer(text: str) -> bool:
-    """A short text that is only a value (MathCoder closes with one: "51", "10,000{dollars}")."""
+    """A short text that is only a value (MathCoder closes with one: "51", "10,000{dollars}");
+    a box left open (a truncated generation) is none."""
     text = text.strip()
-    return len(text) <= _BARE_MAX_CHARS and _is_value(text)
+    return len(text) <= _BARE_MAX_CHARS and "\\boxed" not in text and _is_value(text)
 
 
 def _is_value(text: str) -> bool:
@@ -185,21 +202,85 @@ def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
     return last[0] if last else None
 
 
+def _concluded_after_boxes(text: str) -> bool:
+    """Whether "the final answer is" comes after the last box (the boxes were steps)."""
+    final = _last(_FINAL_ANSWER, text)
+    return final is not None and final.start() > max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+
+
 def _last_number(text: str) -> str | None:
+    """The last number, or the math it is written in when that math is a value (a matrix, a
+    tuple, ``(9+1)``, a list of inline maths); with no number at all, the last math."""
     end = max(text.rfind(digit) for digit in "0123456789")
     if end < 0:
-        return None
+        return _last_math(text)
     start = max(0, end - _NUMBER_WINDOW)
     window = text[start : end + 2]  # + the "}" closing a \frac
     number = _last(_NUMBER, window)
     if number is None:
         return None
+    math = _math_holding(text, start + number.start(), start + number.end())
+    if math is not None and not _has_prose(math):
+        return _concluded_value(math)
     relation = _RELATION_BEFORE.search(window, 0, number.start())
     if relation is None:
         return number[0]
     if relation["left"] is None:
         return None
     return f"{relation['left']} {relation['operator']} {number[0]}"
+
+
+def _math_holding(text: str, start: int, end: int) -> str | None:
+    """The math that holds ``text[start:end]``, with the inline maths just before it that list
+    connectives part from it ("$1$, $2$ and $3$" -> "1, 2, 3"); None outside math.
+
+    Display math (``$$``, ``\\[``) may run over lines, inline math (``$``, ``\\(``) may not, as
+    in LaTeX and math-verify. Only ``str`` searches and bounded windows: linear time.
+    """
+    if text.count("$$", 0, start) % 2:
+        opener = text.rfind("$$", 0, start)
+        close = text.find("$$", end, opener + _MAX_ANSWER_SPAN)
+        return _joined_math(text, opener, text[opener + 2 : close]) if close >= 0 else None
+    line_start, line_end = text.rfind("\n", 0, start) + 1, text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    for opening, closing, lower, upper in (
+        ("\\[", "\\]", start - _MAX_ANSWER_SPAN, start + _MAX_ANSWER_SPAN),
+        ("\\(", "\\)", line_start, line_end),
+    ):
+        opener = text.rfind(opening, max(0, lower), start)
+        if opener >= 0 and text.find(closing, opener, start) < 0:
+            close = text.find(closing, end, upper)
+            if close >= 0:
+                return _joined_math(text, opener, text[opener + 2 : close])
+    dollars = [match.start() for match in _INLINE_DOLLAR.finditer(text, line_start, start)]
+    if len(dollars) % 2:
+        close = _INLINE_DOLLAR.search(text, end, line_end)
+        if close is not None:
+            return _joined_math(text, dollars[-1], text[dollars[-1] + 1 : close.start()])
+    return None
+
+
+def _joined_math(text: str, opener: int, content: str) -> str:
+    """``content`` with the inline maths before ``opener`` that list connectives part from it."""
+    contents = [content.strip()]
+    for _ in range(_MAX_JOINED_MATHS):
+        start = max(0, opener - _JOIN_WINDOW)
+        before = _MATH_BEFORE.search(text[start:opener])
+        if before is None:
+            break
+        contents.append((before["dollar"] or before["paren"]).strip())
+        opener = start + before.start()
+    return ", ".join(reversed(contents))
+
+
+def _last_math(text: str) -> str | None:
+    """The content of the math that ends last in the text ("$\\text{odd}$" -> "\\text{odd}")."""
+    close = max(text.rfind("$"), text.rfind("\\)"), text.rfind("\\]"))
+    if close < 1:
+        return None
+    if text.startswith("$$", close - 1):
+        close -= 1
+    return _math_holding(text, close, close)
 
 
 def _answer_span(text: str, start: int) -> str:
@@ -249,7 +330,7 @@ def _concluded_value(answer: str) -> str:
             return value
     math = _last(_INLINE_MATH, answer)
     if math is not None:
-        return math[0]
+        return _math_holding(answer, math.start() + 1, math.start() + 1) or math[0]
     if len(_NUMBER.findall(answer)) == 1:
         return _last_number(answer) or answer
     return answer

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import torch
 
+from cli.errors import run_entry_point
 from datamodules.cogex_sources import TaskExample, embedded_task_examples, read_task_examples
 from datamodules.formats import CoGEXFormat
 from export import rebuild
-from main import DEBUG_FLAG, USER_ERRORS, summarize
 from metrics.answers import AnswerMatcher
 from metrics.emulation import answers_match
 from program_search.emulator import Emulator
@@ -147,17 +147,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def command_line(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    args = parser().parse_args([arg for arg in argv if arg != DEBUG_FLAG])
-    if DEBUG_FLAG in argv:
-        args.run(args)
-        return 0
-    try:
-        args.run(args)
-    except USER_ERRORS as error:
-        sys.stderr.write(f"error: {summarize(str(error) or type(error).__name__)}\n")
-        return 1
-    return 0
+    return run_entry_point(run, argv)
+
+
+def run(argv: list[str]) -> None:
+    args = parser().parse_args(argv)
+    args.run(args)
 
 
 if __name__ == "__main__":

@@ -7,20 +7,26 @@ tokenizer exactly as training did, then the checkpoint's weights are loaded: a `
 the folder a sharded run (``ModelParallelStrategy``) saves, whose shards are read into one
 consolidated model in this single process (it must fit in CPU memory). LoRA adapters are
 merged into the base weights unless ``--keep_adapters`` is given (the folder then holds the
-peft adapter alone).
+peft adapter alone). The folder also gets a ``README.md`` model card (``model_card.py``) and the
+run's recipe as ``config.yaml``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from copy import deepcopy
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed.checkpoint as dcp
 import yaml
 
+from cli.errors import run_entry_point
 from lightning_modules.sft import SFTModule
 from main import main as build_cli
+from model_card import write_model_card
 
 RUN_ONLY_KEYS = ("ckpt_path", "weights_only")  # `fit` arguments that do not describe the model
 # Exporting runs in this one process on the CPU, whatever devices and strategy trained the model.
@@ -39,26 +45,44 @@ def export(
     config: str | Path | None = None,
     keep_adapters: bool = False,
 ) -> Path:
+    """Writes the folder: weights, tokenizer, model card and recipe."""
+    config_path = run_config(ckpt_path, config)
+    recipe = yaml.safe_load(config_path.read_text())
     module = rebuild(ckpt_path, config)
-    return module.export(output_dir, merge_lora=not keep_adapters)
+    directory = module.export(output_dir, merge_lora=not keep_adapters)
+    write_model_card(
+        directory, recipe, module.format, module.tokenizer, Path(ckpt_path), config_path.parent
+    )
+    return directory
 
 
-def rebuild(ckpt_path: str | Path, config: str | Path | None = None) -> SFTModule:
-    """The trained module, on the CPU, rebuilt from the run's config (default: the
-    ``config.yaml`` beside ``checkpoints/``) with the checkpoint's weights."""
+def run_config(ckpt_path: str | Path, config: str | Path | None = None) -> Path:
+    """The run's saved recipe: ``config``, or the ``config.yaml`` beside ``checkpoints/``."""
     ckpt_path = Path(ckpt_path)
     if not ckpt_path.exists():
         raise FileNotFoundError(f"no checkpoint file or sharded checkpoint folder at {ckpt_path}")
     config_path = Path(config) if config else ckpt_path.parent.parent / "config.yaml"
     if not config_path.is_file():
         raise FileNotFoundError(f"no run config at {config_path}; pass the recipe with --config")
-    recipe = yaml.safe_load(config_path.read_text())
+    return config_path
+
+
+def rebuild(ckpt_path: str | Path, config: str | Path | None = None) -> SFTModule:
+    """The trained module, on the CPU, rebuilt from the run's config (default: the
+    ``config.yaml`` beside ``checkpoints/``) with the checkpoint's weights."""
+    recipe = export_recipe(yaml.safe_load(run_config(ckpt_path, config).read_text()))
+    cli = build_cli(recipe, run=False)
+    load_weights(cli.model, Path(ckpt_path))
+    return cli.model
+
+
+def export_recipe(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The run's recipe as this one CPU process builds it: no run-only keys, one device."""
+    recipe = deepcopy(recipe)
     for key in RUN_ONLY_KEYS:
         recipe.pop(key, None)
     recipe.setdefault("trainer", {}).update(EXPORT_TRAINER)
-    cli = build_cli(recipe, run=False)
-    load_weights(cli.model, ckpt_path)
-    return cli.model
+    return recipe
 
 
 def load_weights(module: torch.nn.Module, ckpt_path: Path) -> None:
@@ -76,11 +100,19 @@ def load_weights(module: torch.nn.Module, ckpt_path: Path) -> None:
     module.load_state_dict(weights)
 
 
-if __name__ == "__main__":
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("ckpt_path", help="a run's checkpoint: a .ckpt file or a sharded folder")
     parser.add_argument("output_dir", help="where to write the Hugging Face folder")
     parser.add_argument("--config", help="the run's config (default: the run's config.yaml)")
     parser.add_argument("--keep_adapters", action="store_true", help="save LoRA adapters unmerged")
-    args = parser.parse_args()
+    return parser
+
+
+def run(argv: list[str]) -> None:
+    args = parser().parse_args(argv)
     print(export(args.ckpt_path, args.output_dir, args.config, args.keep_adapters))
+
+
+if __name__ == "__main__":
+    sys.exit(run_entry_point(run))

@@ -14,60 +14,34 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import sys
 from operator import attrgetter
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from cli.errors import HINT, debugging, run_entry_point, summarize
+from cli.suggest import did_you_mean, option_names
 from datamodules.sft import SFTDataModule
 from datamodules.sources import decode_utf8
 from lightning_modules.sft import SFTModule
 
-DEBUG_FLAG, DEBUG_ENV = "--debug", "THINKCODE_DEBUG"
-HINT = f"({DEBUG_FLAG} for details)"
-# What a user's recipe, data or model name can cause; anything else is a bug and keeps its
-# traceback.
-USER_ERRORS = (ValueError, LookupError, OSError, ImportError, MisconfigurationException)
-_LINK_FAILED = re.compile(r"Call to compute_fn of link .* failed: ", re.DOTALL)
-STOPPED_BY_SIGTERM = 128 + signal.SIGTERM
-MAX_LINE = 240  # a longer reason (transformers lists every model type it knows) is cut
-# Lines of a jsonargparse message that only say where the error sits, not what it is.
-_NESTING = re.compile(
-    r"Parser key|Does not validate|Subtypes:|Errors:|- Problem with given class_path|"
-    r"- Expected a <class 'NoneType'>|Given value"
+DESCRIPTION = (
+    "Train language models to reason with code: a YAML recipe (--config; several are layered "
+    "in order), any of its keys overridden with a dotted flag."
 )
-
-
-def debugging() -> bool:
-    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
-
-
-def summarize(message: str) -> str:
-    """One line for a (possibly nested, multi-line) message: where in the recipe, what is wrong.
-
-    jsonargparse nests the reason of a bad value inside every union and subclass it tried;
-    the keys and the innermost class name the place, the first other line names the problem."""
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    if len(lines) <= 1:
-        line = lines[0] if lines else message
-        return line if len(line) <= MAX_LINE else line[:MAX_LINE] + "…"
-    keys = re.findall(r'Parser key "([^"]+)"', message)
-    classes = re.findall(r"Problem with given class_path '([^']+)'", message)
-    reasons = [line.lstrip("- ") for line in lines if not _NESTING.match(line)]
-    place = ".".join(keys) + (f" ({classes[-1]})" if classes else "")
-    reason = reasons[0] if reasons else lines[-1]
-    return f"{place}: {reason}" if place else reason
-
-
-def unwrapped(error: BaseException) -> BaseException:
-    """The error an argument link raised, not jsonargparse's report of the link that ran it."""
-    while error.__cause__ is not None and _LINK_FAILED.match(str(error)):
-        error = error.__cause__
-    return error
+EPILOG = (
+    "Every option of a model, data or callback class: `python main.py fit --model.help CLASS` "
+    "(e.g. lightning_modules.ppo.PPOModule; --data.help CLASS likewise). The resolved recipe: "
+    "--print_config. Errors print one line; --debug shows the traceback."
+)
+SUBCOMMANDS = {
+    "fit": "Train on the recipe's data, validating (generate, run, grade) as it goes.",
+    "validate": "Grade a model on the recipe's validation problems once (e.g. a checkpoint).",
+    "test": "Grade a model on the recipe's test sets (e.g. configs/eval/*) and write the report.",
+    "predict": "Generate for the recipe's predict data: the data recipes (configs/data/*).",
+}
+_UNRECOGNIZED = re.compile(r"unrecognized arguments: --([\w.]+)")
 
 
 class OneLineErrorParser(LightningArgumentParser):
@@ -76,7 +50,11 @@ class OneLineErrorParser(LightningArgumentParser):
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         if debugging() or not self.exit_on_error:  # inner parsers raise for their caller
             super().error(message, ex)
-        sys.stderr.write(f"error: {summarize(message)} {HINT}\n")
+        line = summarize(message)
+        if unknown := _UNRECOGNIZED.search(message):
+            names = [name.removeprefix("--") for name in option_names(self)]
+            line += did_you_mean(unknown[1], names)
+        sys.stderr.write(f"error: {line} {HINT}\n")
         sys.exit(2)
 
 
@@ -101,6 +79,13 @@ class ThinkCodeCLI(LightningCLI):
                 apply_on="instantiate",
             )
 
+    def _add_subcommands(self, parser: LightningArgumentParser, **kwargs: Any) -> None:
+        """Lightning describes each subcommand by the first line of a Trainer docstring; these
+        say what each does with a recipe."""
+        super()._add_subcommands(parser, **kwargs)
+        for choice in parser._subcommands_action._choices_actions:
+            choice.help = SUBCOMMANDS[choice.dest]
+
     def _parse_ckpt_path(self) -> None:
         """The recipe decides how the model is built and evaluated; ``--ckpt_path`` brings weights
         and training state only. Lightning would re-apply the hyper-parameters saved in the
@@ -118,6 +103,7 @@ def main(args: list[str] | dict | None = None, run: bool = True) -> ThinkCodeCLI
         save_config_kwargs={"overwrite": True},
         auto_configure_optimizers=False,  # the module's `optimization` group owns it
         parser_class=OneLineErrorParser,
+        parser_kwargs={"description": DESCRIPTION, "epilog": EPILOG},
         args=args,
         run=run,
     )
@@ -138,24 +124,14 @@ def check_config_files(args: list[str]) -> None:
 
 
 def command_line() -> int:
-    """Runs the CLI on ``sys.argv``; a user's mistake becomes one line and exit status 1, a
-    SIGTERM the shell's status for it (143) however far the run got."""
-    if DEBUG_FLAG in sys.argv:
-        sys.argv = [arg for arg in sys.argv if arg != DEBUG_FLAG]
-        os.environ[DEBUG_ENV] = "1"
-    try:
-        check_config_files(sys.argv[1:])
-        main()
-    except SIGTERMException:  # Lightning's own, raised between training batches, has no code
-        sys.stderr.write("stopped: SIGTERM\n")
-        return STOPPED_BY_SIGTERM
-    except USER_ERRORS as error:
-        if debugging():
-            raise
-        cause = unwrapped(error)
-        sys.stderr.write(f"error: {summarize(str(cause) or type(cause).__name__)} {HINT}\n")
-        return 1
-    return 0
+    """Runs the CLI on ``sys.argv``: 0, 1 with one line for a user's mistake, 143 after a
+    SIGTERM (``cli.errors.run_entry_point``)."""
+    return run_entry_point(run)
+
+
+def run(args: list[str]) -> None:
+    check_config_files(args)
+    main(args)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from huggingface_hub.errors import LocalEntryNotFoundError
 
-from main import summarize
+from cli.errors import summarize
+from cli.hub import hub_failure
+from cli.suggest import did_you_mean
+from main import SUBCOMMANDS
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD_RECORD = '{"question": "q", "blocks": [{"kind": "video", "content": "x"}], "answer": "1"}\n'
@@ -35,9 +41,90 @@ def test_a_nested_parse_error_becomes_place_and_reason() -> None:
     assert summarize("x" * 1000).endswith("x…") and len(summarize("x" * 1000)) == 241
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+OPTIMIZER_KEY = """Parser key "model":
+  Errors:
+    - Problem with given class_path 'lightning_modules.sft.SFTModule':
+        Parser key "optimization.optimizer":
+          Type typing.Callable[[collections.abc.Iterable], torch.optim.optimizer.Optimizer] \
+expects a function or a callable class: Option 'lrr' is not accepted. Got value: \
+Namespace(class_path='torch.optim.AdamW', init_args=Namespace(lrr='1e-3'))
+    - Expected a <class 'NoneType'>"""
+
+
+def test_an_unknown_option_names_its_class_and_the_closest_option() -> None:
+    assert summarize(OPTIMIZER_KEY) == (
+        "model.optimization.optimizer (torch.optim.AdamW): Option 'lrr' is not accepted; "
+        "did you mean 'lr'?"
+    )
+    assert summarize(NESTED.replace("'path'", "'cout'")).endswith("did you mean 'count'?")
+    assert did_you_mean("zzz", ["lr", "betas"]) == ""
+
+
+def hub_error(url: str) -> OSError:
+    """What transformers raises for a model it can neither download nor find in the cache."""
+    try:
+        try:
+            raise LocalEntryNotFoundError(f"cannot connect to {url}")
+        except LocalEntryNotFoundError as error:
+            raise OSError("We couldn't connect to 'https://huggingface.co'") from error
+    except OSError as error:
+        return error
+
+
+def test_a_missing_hub_names_the_repository_and_the_offline_switch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    error = hub_error("https://huggingface.co/org/modle/resolve/main/config.json")
+    line = hub_failure(error)
+    assert line is not None and "'org/modle'" in line and "HF_HUB_OFFLINE=1" in line
+    unreachable = ConnectionError("Couldn't reach 'openai/gsm8k' on the Hub (OfflineModeIsEnabled)")
+    assert "'openai/gsm8k'" in (hub_failure(unreachable) or "")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert "unset HF_HUB_OFFLINE" in (hub_failure(error) or "")
+    assert hub_failure(ValueError("data.jsonl:2: bad")) is None
+
+
+def test_help_says_what_each_subcommand_does() -> None:
+    result = subprocess.run(
+        [sys.executable, "main.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())  # argparse wraps lines
+    for name, sentence in SUBCOMMANDS.items():
+        assert f"{name} {sentence}" in text
+    assert "--model.help CLASS" in text
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "main.py", "fit", "--config", "configs/quickstart.yaml", *args]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=environment
+    )
+
+
+@pytest.mark.slow
+def test_misspelt_keys_get_a_suggestion() -> None:
+    optimizer = run_cli("--model.init_args.optimization.optimizer.init_args.lrr", "1e-3")
+    [line] = error_lines(optimizer.stderr)
+    assert "(torch.optim.AdamW): Option 'lrr' is not accepted; did you mean 'lr'?" in line
+    trainer = run_cli("--trainer.max_stepz", "3")
+    [line] = error_lines(trainer.stderr)
+    assert "did you mean 'trainer.max_steps'?" in line
+
+
+@pytest.mark.slow
+def test_an_unreachable_hub_fails_in_seconds_with_the_hint(tmp_path: Path) -> None:
+    """huggingface_hub retried each lookup five times (99 s offline) before this error."""
+    model = "--model.init_args.network.pretrained"
+    unreachable = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path)}
+    started = time.monotonic()
+    result = run_cli(model, "nobody/no-such-model", env=unreachable)
+    assert time.monotonic() - started < 60
+    assert result.returncode == 1 and "Retrying" not in result.stderr
+    [line] = error_lines(result.stderr)
+    assert "'nobody/no-such-model'" in line and "HF_HUB_OFFLINE=1" in line
 
 
 def error_lines(stderr: str) -> list[str]:

@@ -241,8 +241,9 @@ def _math_holding(text: str, start: int, end: int) -> str | None:
         opener = text.rfind("$$", 0, start)
         close = text.find("$$", end, opener + _MAX_ANSWER_SPAN)
         return _joined_math(text, opener, text[opener + 2 : close]) if close >= 0 else None
-    line_start, line_end = text.rfind("\n", 0, start) + 1, text.find("\n", end)
-    line_end = len(text) if line_end < 0 else line_end
+    line_start = max(text.rfind("\n", 0, start) + 1, start - _MAX_ANSWER_SPAN)
+    line_end = text.find("\n", end, end + _MAX_ANSWER_SPAN)
+    line_end = min(len(text), end + _MAX_ANSWER_SPAN) if line_end < 0 else line_end
     for opening, closing, lower, upper in (
         ("\\[", "\\]", start - _MAX_ANSWER_SPAN, start + _MAX_ANSWER_SPAN),
         ("\\(", "\\)", line_start, line_end),

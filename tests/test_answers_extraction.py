@@ -106,6 +106,11 @@ ADVERSARIAL_TEXTS = {
     "relations": "x < " * (MEGABYTE // 4) + "5",
     "adjacent boxes": "\\boxed{1} and " * (MEGABYTE // 14),
     "next-turn markers": "<|im_end|>" * (MEGABYTE // 10),
+    "dollar signs": "$" * MEGABYTE,
+    "inline maths joined by and": "$1$ and " * (MEGABYTE // 8),
+    "open inline maths": "\\(" * (MEGABYTE // 2) + "1",
+    "display maths": "$$1" * (MEGABYTE // 3),
+    "no digits, inline maths": "$x$ " * (MEGABYTE // 4),
 }
 
 

@@ -141,9 +141,10 @@ def report(results: dict, before: dict | None) -> list[str]:
 
 
 def commit() -> str:
-    """HEAD's short hash, marked when the working tree has changes."""
+    """HEAD's short hash, marked when the grading code or the cases have changes since."""
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], capture_output=True).returncode
+    paths = ["metrics", "datamodules", "tests/data/math_verify"]
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", *paths]).returncode
     return head.stdout.strip() + (" + uncommitted changes" if dirty else "")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from real_model_report import RESULTS, read_records, summarise, training_summary
@@ -108,4 +109,7 @@ def report(result: dict, curve: list[tuple[int, float]], before: dict, after: di
 
 
 if __name__ == "__main__":
-    main()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from cli.errors import run_entry_point
+
+    sys.exit(run_entry_point(lambda _: main()))

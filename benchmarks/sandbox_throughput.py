@@ -542,4 +542,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from cli.errors import run_entry_point
+
+    sys.exit(run_entry_point(lambda _: main()))

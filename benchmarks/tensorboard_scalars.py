@@ -17,6 +17,9 @@ def read_scalars(folder: Path) -> dict[str, list[Point]]:
     """Every scalar tag of the event files in ``folder``, each as its points in logged order."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    if not folder.is_dir():  # TensorBoard's own error is a traceback about a deleted directory
+        raise FileNotFoundError(f"no run folder at {folder}")
+
     events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     events.Reload()
     return {

@@ -90,6 +90,8 @@ def run_entry_point(entry: Callable[[list[str]], object], argv: list[str] | None
     """Runs ``entry`` on the command line's arguments (default ``sys.argv[1:]``, ``--debug``
     taken out) and returns the process's exit status: 0, 1 with one line for a user's mistake,
     or the shell's 143 after a SIGTERM, however far the run got."""
+    if argv is None:  # entries that read sys.argv themselves see it without --debug too
+        sys.argv = [sys.argv[0], *take_debug_flag(sys.argv[1:])]
     args = take_debug_flag(sys.argv[1:] if argv is None else argv)
     fail_fast_when_unreachable()
     try:

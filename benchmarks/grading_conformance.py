@@ -70,6 +70,11 @@ def grade_all(path: Path) -> tuple[list[GradedCase], list[float]]:
     return graded, seconds
 
 
+def cell(text: str | None) -> str:
+    """A table cell on one line, its pipes escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
 def share(counts: list[int]) -> str:
     agreeing, total = counts
     return f"{agreeing / total:.1%} ({agreeing}/{total})"
@@ -91,7 +96,7 @@ def report(results: dict, before: dict | None) -> list[str]:
         rows.append("| " + " | ".join(cells) + " |")
     disagreements = [
         f"| `{item['id']}` | {'equal' if item['expected'] else 'not equal'} | "
-        f"`{item['gold_answer']}` | `{item['answer']}` | {item['reason']} |"
+        f"`{cell(item['gold_answer'])}` | `{cell(item['answer'])}` | {item['reason']} |"
         for item in results["disagreements"]
     ]
     return [
@@ -99,8 +104,8 @@ def report(results: dict, before: dict | None) -> list[str]:
         "",
         f"- Date: {results['date']} (commit {results['commit']})",
         f"- Machine: {results['machine']}",
-        "- Command: `python -m benchmarks.grading_conformance`"
-        + (" --before BEFORE.json" if before is not None else ""),
+        "- Command: `python -m benchmarks.grading_conformance"
+        + (" --before BEFORE.json`" if before is not None else "`"),
         f"- Cases: `{results['cases']}`, math-verify's labelled (gold, prediction, expected) pairs "
         "(source, commit and licence in the README beside it).",
         "- This grading: `extract_text_answer` on the gold and on the prediction, then "
@@ -109,7 +114,10 @@ def report(results: dict, before: dict | None) -> list[str]:
         *(
             [
                 f"- Before: the same cases and grading procedure run on commit "
-                f"{before['commit']}, the grading before this work."
+                f"{before['commit']}, the grading before this work: that commit's files with "
+                "this script, `metrics/conformance.py` and `tests/data/math_verify/` copied in, "
+                f"`python -m benchmarks.grading_conformance --commit {before['commit']} "
+                "--out BEFORE`."
             ]
             if before is not None
             else []
@@ -197,6 +205,8 @@ def main() -> None:
         ],
     }
     before = json.loads(args.before.read_text()) if args.before else None
+    if before is not None:
+        results["before"] = {key: before[key] for key in ("commit", "agreement")}
     lines = report(results, before)
     print("\n".join(lines))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -129,6 +129,8 @@ def report(results: dict, before: dict | None) -> list[str]:
         "",
         "## Speed",
         "",
+        f"- Load average at the end of the run (1 / 5 / 15 min): {speed['load']}; the two loops "
+        "ran one after the other in one process.",
         f"- This grading: {speed['cases_per_s']:,.1f} cases/s over the suite "
         f"({speed['seconds']:.2f} s); slowest case {speed['worst_case_s']:.3f} s.",
         f"- math-verify itself, in this process: {speed['math_verify_cases_per_s']:,.1f} cases/s "
@@ -191,6 +193,7 @@ def main() -> None:
             "worst_case_s": max(seconds),
             "math_verify_seconds": math_verify_seconds,
             "math_verify_cases_per_s": len(graded) / math_verify_seconds,
+            "load": " / ".join(f"{value:.1f}" for value in os.getloadavg()),
         },
         "disagreements": [
             {

@@ -98,13 +98,16 @@ def extract_text_answer(text: str, fallback: bool = True) -> str | None:
     """The final answer stated in reasoning text, or None.
 
     The text ends where a chat template's next turn starts. Rules, first that applies: the
-    final boxes (:func:`final_boxed`); the last "answer is ..." / "Answer: ..." (a concluding
-    sentence is reduced to its value, Minerva's "I hope it is correct." dropped); the last
-    ``#### ...``; the whole text when it is a short bare value (``63, 21``, ``x = 5``,
-    ``5 cm``). These commit to an answer; with ``fallback``, also: the last bold span that is
-    a number; the last number (``\\frac{9}{10}`` counts as one; one that closes a relation
-    gives the relation). After a ``cases`` environment, the lines that follow are read first:
-    a system or a piecewise definition is not the answer when a later line states one.
+    final boxes (:func:`final_boxed`), unless "the final answer is" follows them; the last
+    "answer is ..." / "Answer: ..." / "Answer" right before math (a concluding sentence is
+    reduced to its value, Minerva's "I hope it is correct." dropped); the last ``#### ...``;
+    the whole text when it is a short bare value (``63, 21``, ``x = 5``, ``5 cm``). These
+    commit to an answer; with ``fallback``, also: the last bold span that is a number; the
+    last number (``\\frac{9}{10}`` counts as one), read with the math it is written in when
+    that math is a value (a matrix, ``(7, 6)``, ``$1$ and $2$``), else the relation it closes;
+    with no number at all, the last math (``$\\text{odd}$``). After a ``cases`` environment,
+    the lines that follow are read first: a system or a piecewise definition is not the answer
+    when a later line states one.
     """
     if not text:
         return None

@@ -19,6 +19,7 @@ import logging
 import os
 import platform
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -168,13 +169,13 @@ def machine() -> str:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=Path, default=MATH_VERIFY_CASES)
     parser.add_argument("--out", type=Path, default=RESULTS, help="path without the suffix")
     parser.add_argument("--before", type=Path, help="an earlier run's JSON, shown beside")
     parser.add_argument("--commit", help="what is graded, for the record (default: git HEAD)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     graded, seconds = grade_all(args.cases)
     verdicts, math_verify_seconds = math_verify_verdicts(args.cases)
@@ -219,4 +220,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from cli.errors import run_entry_point
+
+    sys.exit(run_entry_point(main))

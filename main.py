@@ -130,8 +130,10 @@ def command_line() -> int:
 
 
 def run(args: list[str]) -> None:
+    """``args`` are ``sys.argv[1:]`` without ``--debug``; LightningCLI reads them from
+    ``sys.argv`` itself (given them as well, it warns of a mix-up)."""
     check_config_files(args)
-    main(args)
+    main()
 
 
 if __name__ == "__main__":

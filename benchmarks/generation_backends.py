@@ -12,8 +12,8 @@ Per arm: the wall time of the test loop (vLLM's engine start-up inside it, repor
 generated tokens per second of generation (start-up excluded), exec_acc, and per-problem
 agreement of the verdicts with the fp32 arm. ``--eight-set`` also times the base model's
 eight-set first-100 evaluation in its chat template (``configs/eval/chat_markdown.yaml``)
-under vLLM, start-up included. Arms run one after another in this process (vLLM last: it
-leaves the process's threads set for serving); run it on a quiet machine:
+under vLLM, start-up included. Arms run one after another, each in a process of its own, vLLM
+first and the float32 arm last, the results rewritten after each; run it on a quiet machine:
 ``python benchmarks/generation_backends.py`` (``--help`` for the options). Results go to
 ``benchmarks/results/generation_backends.{json,md}``.
 """
@@ -24,6 +24,7 @@ import argparse
 import datetime
 import json
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +36,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 RECIPE = ["--config", "configs/htl/smollm2_sft.yaml", "--config", "configs/eval/htl_subsets.yaml"]
+CHILD = "--run-arm"  # internal: run one arm in this process (see ``evaluate``)
+DEFAULT_LIMIT = 128  # the issue's workload: the first 128 problems of each set
 ARMS: dict[str, list[str]] = {
     "hf_fp32": [],
     "hf_bf16": ["--model.init_args.evaluation.generation.dtype", "bfloat16"],
@@ -45,7 +48,9 @@ ARMS: dict[str, list[str]] = {
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", default=["gsm8k", "mawps"], help="benchmark sets")
-    parser.add_argument("--limit", type=int, default=128, help="first N problems of each set")
+    parser.add_argument(
+        "--limit", type=int, default=DEFAULT_LIMIT, help="first N problems of each set"
+    )
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--eight-set", action="store_true", help="also time the eight sets")
     parser.add_argument("--output", default=str(RESULTS / "generation_backends"), help="stem")
@@ -53,8 +58,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def evaluate(overrides: list[str], folder: str) -> dict[str, Any]:
-    """One ``main.py test`` run in this process: wall time of the test loop, the backend's
-    start-up, and the per-problem records."""
+    """One ``main.py test`` run in a process of its own (an arm never inherits another's state:
+    vLLM binds the process's threads): wall time of the test loop, the backend's start-up, and
+    the per-problem records."""
+    command = [sys.executable, __file__, CHILD, folder, *overrides]
+    subprocess.run(command, check=True, cwd=ROOT)
+    timing = json.loads((Path(folder) / "timing.json").read_text())
+    (samples,) = Path(folder).rglob("evaluation_samples.jsonl")
+    records = [json.loads(line) for line in samples.read_text().splitlines()]
+    return timing | {"records": records}
+
+
+def run_arm(folder: str, overrides: list[str]) -> None:
+    """The child's side of ``evaluate``: the run, and its timing in ``folder/timing.json``."""
+    sys.path.insert(0, str(ROOT))
     import main as entry_point
 
     cli = entry_point.main([*overrides, "--trainer.default_root_dir", folder], run=False)
@@ -62,9 +79,8 @@ def evaluate(overrides: list[str], folder: str) -> dict[str, Any]:
     cli.trainer.test(cli.model, datamodule=cli.datamodule)
     wall = time.perf_counter() - began
     startup = getattr(cli.model.engine.backend, "startup_s", 0.0)
-    (samples,) = Path(folder).rglob("evaluation_samples.jsonl")
-    records = [json.loads(line) for line in samples.read_text().splitlines()]
-    return {"wall_s": wall, "startup_s": startup, "records": records}
+    timing = {"wall_s": wall, "startup_s": startup}
+    (Path(folder) / "timing.json").write_text(json.dumps(timing))
 
 
 def summary(run: dict[str, Any]) -> dict[str, Any]:
@@ -92,23 +108,33 @@ def agreement(run: dict[str, Any], reference: dict[str, Any]) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [CHILD]:
+        return run_arm(argv[1], argv[2:])
     args = parse_args(argv)
     names = "[" + ",".join(args.sets) + "]"
     problems = ["--data.test.init_args.names", names, "--data.test.init_args.limit"]
     problems.append(str(args.limit))
     runs: dict[str, dict[str, Any]] = {}
+    eight_set = None
     with tempfile.TemporaryDirectory(prefix="generation-backends-") as scratch:
-        for arm in sorted(args.arms, key=lambda name: name == "vllm"):
+        # vLLM first, the slowest last: the results file is rewritten after every arm.
+        for arm in sorted(args.arms, key=lambda name: -list(ARMS).index(name)):
             runs[arm] = evaluate([*RECIPE, *problems, *ARMS[arm]], f"{scratch}/{arm}")
             print(arm, summary(runs[arm]), flush=True)
-        eight_set = None
-        if args.eight_set:
-            began = time.perf_counter()
-            evaluate(
-                [*RECIPE, "--config", "configs/eval/chat_markdown.yaml", *ARMS["vllm"]],
-                f"{scratch}/eight_set",
-            )
-            eight_set = round(time.perf_counter() - began, 1)
+            if arm == "vllm" and args.eight_set:
+                began = time.perf_counter()
+                evaluate(
+                    [*RECIPE, "--config", "configs/eval/chat_markdown.yaml", *ARMS["vllm"]],
+                    f"{scratch}/eight_set",
+                )
+                eight_set = round(time.perf_counter() - began, 1)
+            write(results(args, runs, eight_set), args.output)
+
+
+def results(
+    args: argparse.Namespace, runs: dict[str, dict[str, Any]], eight_set: float | None
+) -> dict[str, Any]:
     result: dict[str, Any] = {
         "problems": len(next(iter(runs.values()))["records"]),
         "sets": args.sets,
@@ -125,12 +151,19 @@ def main(argv: list[str] | None = None) -> None:
         result["agreement_vllm_vs_hf_fp32"] = agreement(runs["vllm"], runs["hf_fp32"])
     if "hf_bf16" in runs and "hf_fp32" in runs:
         result["agreement_hf_bf16_vs_hf_fp32"] = agreement(runs["hf_bf16"], runs["hf_fp32"])
-    Path(args.output + ".json").write_text(json.dumps(result, indent=2) + "\n")
-    Path(args.output + ".md").write_text(report(result))
-    print(report(result))
+    return result
+
+
+def write(result: dict[str, Any], stem: str) -> None:
+    Path(stem + ".json").write_text(json.dumps(result, indent=2) + "\n")
+    Path(stem + ".md").write_text(report(result))
+    print(report(result), flush=True)
 
 
 def report(result: dict[str, Any]) -> str:
+    flags = " --eight-set" if result["eight_set_eval_wall_s"] is not None else ""
+    if result["limit"] != DEFAULT_LIMIT:
+        flags += f" --limit {result['limit']}"
     rows = [
         f"| {arm} | {r['wall_s']} | {r['startup_s']} | {r['generated_tokens']} | "
         f"{r['tokens_per_s']} | {r['exec_acc']} |"
@@ -142,8 +175,7 @@ def report(result: dict[str, Any]) -> str:
         "",
         f"{result['problems']} problems (first {result['limit']} of {', '.join(result['sets'])}),"
         f" greedy, HTL cascade, programs run in the sandbox; {result['machine']}, "
-        f"{result['date']}. Command: `python benchmarks/generation_backends.py"
-        f"{' --eight-set' if result['eight_set_eval_wall_s'] else ''}`.",
+        f"{result['date']}. Command: `python benchmarks/generation_backends.py{flags}`.",
         "",
         "| arm | wall s | start-up s | generated tokens | tokens/s (no start-up) | exec_acc % |",
         "|---|---|---|---|---|---|",

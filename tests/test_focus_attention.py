@@ -274,7 +274,7 @@ def test_gradient_checkpointing_gives_the_same_gradients() -> None:
     module = Focused(tiny_model(), coverage=0.5).train()
     torch.manual_seed(7)
     plain = gradients(module, batch)
-    module.model.activation_checkpointing_enable()
+    module.model.gradient_checkpointing_enable()
     module.model.train()
     torch.manual_seed(7)
     module._focus_step = -1  # replay the same draw

@@ -36,6 +36,7 @@ LCE_SCRIPT = (
 HTL_SCRIPT = "Add 3 and 4. <Code>\nprint(3 + 4)"
 # Small enough to train in seconds; vLLM's CPU attention needs a head size of at least 32.
 TINY = {"hidden_size": 64, "intermediate_size": 256, "num_hidden_layers": 2}
+VLLM_HEADS = {"hidden_size": 64, "num_attention_heads": 1, "num_key_value_heads": 1}
 
 
 def prompt_ids(fmt: SolutionFormat, tokenizer, question: str) -> list[int]:
@@ -208,7 +209,7 @@ def test_grpo_with_vllm_rollouts_learns_the_toy_task():
     module = PPOModule(
         toy_tokenizer(),
         HTLFormat(),
-        NetworkOptions(model_config=TINY_LLAMA | {"hidden_size": 64, "num_attention_heads": 1}),
+        NetworkOptions(model_config=TINY_LLAMA | VLLM_HEADS),
         replace(PPO_OPTIMIZATION, optimizer=lambda params: torch.optim.Adam(params, lr=1e-2)),
         rollout=rollout,
         ppo=PPOOptions(advantage="grpo", target_kl=None, sampler_is_cap=2.0),

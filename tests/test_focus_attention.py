@@ -279,7 +279,7 @@ def test_gradient_checkpointing_gives_the_same_gradients() -> None:
     torch.manual_seed(7)
     module._focus_step = -1  # replay the same draw
     checkpointed = gradients(module, batch)
-    assert module.model.is_activation_checkpointing
+    assert module.model.is_gradient_checkpointing
     for p, c in zip(plain, checkpointed, strict=True):
         torch.testing.assert_close(c, p)
 

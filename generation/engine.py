@@ -78,6 +78,11 @@ class GenerationOptions:
     dtype: Literal["float32", "bfloat16", "float16"] | None = None
     vllm: VLLMOptions = field(default_factory=VLLMOptions)
 
+    @property
+    def decoder(self) -> tuple[str, str | None, VLLMOptions]:
+        """What builds the backend: options equal here can share one (one vLLM engine)."""
+        return self.backend, self.dtype, self.vllm
+
     def __post_init__(self) -> None:
         require_at_least(
             self, 1, ("max_new_tokens", "num_samples", "max_output_chars"), "generation"

@@ -121,7 +121,7 @@ class PPOModule(SFTModule):
             raise ValueError(
                 f"{grouping} compares samples of the same prompt: set rollout.num_samples >= 2"
             )
-        shared = _same_decoder(self.rollout_options, evaluation)
+        shared = self.rollout_options.decoder == evaluation.generation.decoder
         self.rollout_engine = GenerationEngine(
             self.rollout_options,
             interrupt=self.stop_if_terminated,
@@ -499,12 +499,6 @@ class PPOModule(SFTModule):
         super().on_load_checkpoint(checkpoint)
         if "kl_controller" in checkpoint:
             self.kl_controller = KLController(**checkpoint["kl_controller"])
-
-
-def _same_decoder(rollout: GenerationOptions, evaluation: EvaluationOptions) -> bool:
-    """Whether rollouts and evaluation can share one backend (one vLLM engine, not two)."""
-    key = ("backend", "dtype", "vllm")
-    return all(getattr(rollout, k) == getattr(evaluation.generation, k) for k in key)
 
 
 def load_policy_weights(model: torch.nn.Module, path: str) -> None:

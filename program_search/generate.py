@@ -48,7 +48,7 @@ class TextGenerator:
 
     def backend(self, options: GenerationOptions) -> DecodingBackend:
         """The backend ``options`` name, started once (vLLM's start-up is paid once)."""
-        key = repr((options.backend, options.dtype, options.vllm))
+        key = repr(options.decoder)
         if key not in self.backends:
             self.backends[key] = build_backend(options)
         return self.backends[key]

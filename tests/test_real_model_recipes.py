@@ -12,8 +12,10 @@ from main import main
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 HTL = str(CONFIGS / "htl" / "smollm2_sft.yaml")
 POT = str(CONFIGS / "htl" / "smollm2_pot.yaml")
+DENSE = str(CONFIGS / "htl" / "smollm2_dense.yaml")
 SUBSETS = str(CONFIGS / "eval" / "htl_subsets.yaml")
 CHAT = str(CONFIGS / "eval" / "chat_markdown.yaml")
+FIVE_HUNDRED = str(CONFIGS / "eval" / "htl_500.yaml")
 PPO = str(CONFIGS / "htl" / "ppo.yaml")
 GRPO = str(CONFIGS / "htl" / "smollm2_grpo.yaml")
 
@@ -56,6 +58,21 @@ def test_program_only_layer_changes_the_format_and_nothing_it_should_keep(capsys
     assert pot["trainer"]["default_root_dir"] != htl["trainer"]["default_root_dir"]
 
 
+def test_dense_layer_turns_focus_attention_off_and_keeps_everything_else(capsys) -> None:
+    htl = resolved("fit", HTL, capsys=capsys)
+    dense = resolved("fit", HTL, DENSE, capsys=capsys)
+    coverage = [
+        c for c in dense["trainer"]["callbacks"] if c["class_path"].endswith("MaskCoverage")
+    ]
+    assert [c["init_args"]["schedule"] for c in coverage] == ["none"]
+    assert callback_classes(dense) == callback_classes(htl)
+    assert dense["data"] == htl["data"] and dense["model"] == htl["model"]
+    assert dense["seed_everything"] == htl["seed_everything"]
+    for key in ("max_steps", "accumulate_grad_batches", "gradient_clip_val", "precision"):
+        assert dense["trainer"][key] == htl["trainer"][key]
+    assert dense["trainer"]["default_root_dir"] != htl["trainer"]["default_root_dir"]
+
+
 def test_evaluation_layers_grade_fixed_subsets_of_the_eight_sets(capsys) -> None:
     config = resolved("test", HTL, SUBSETS, capsys=capsys)
     test = config["data"]["init_args"]["test"]["init_args"]
@@ -68,6 +85,9 @@ def test_evaluation_layers_grade_fixed_subsets_of_the_eight_sets(capsys) -> None
         "MarkdownFormat"
     )
     assert chat["model"]["init_args"]["evaluation"]["cascade"] is False
+    larger = resolved("test", HTL, SUBSETS, FIVE_HUNDRED, capsys=capsys)
+    larger_test = larger["data"]["init_args"]["test"]["init_args"]
+    assert larger_test["limit"] == 500 and larger_test["names"] == test["names"]
 
 
 def test_grpo_layer_starts_from_the_htl_fine_tune_of_the_same_base(capsys) -> None:

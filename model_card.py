@@ -49,7 +49,8 @@ def joined_text_matches(
 
 def evaluation_results(run_dir: Path) -> dict[str, float]:
     """The last value of every evaluation scalar the run logged (none when it logged none)."""
-    from benchmarks.tensorboard_scalars import read_scalars  # tensorboard: only when exporting
+    # tensorboard: imported only when exporting
+    from benchmarks.reports.tensorboard_scalars import read_scalars
 
     if not any(run_dir.glob("events.out.tfevents.*")):
         return {}

@@ -2,9 +2,9 @@
 the way evaluation grades words, and whether each verdict equals the label.
 
 math-verify's own labelled test cases (``tests/data/math_verify/cases.jsonl``) are the peer suite:
-the tests assert an agreement floor over them and ``benchmarks/grading_conformance.py`` reports it
-per source file. A gold there may be a bare answer or a whole worked solution, so both sides go
-through :func:`extract_text_answer`, as a response does.
+the tests assert an agreement floor over them and ``benchmarks/fidelity/grading_conformance.py``
+reports it per source file. A gold there may be a bare answer or a whole worked solution, so both
+sides go through :func:`extract_text_answer`, as a response does.
 """
 
 from __future__ import annotations

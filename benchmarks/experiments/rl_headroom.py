@@ -4,7 +4,7 @@ checkpoint, each run by ``main.py`` with ``configs/quickstart_rl.yaml``.
 "Before" is ``main.py validate`` on the starting weights (the 256 held-out problems, greedy, the
 programs run in the sandbox); "after" is each run's last ``val/exec_acc``. Wall and CPU seconds
 are the ``main.py`` process's, sandboxed programs included. Run from the repository root after
-the quickstart: ``python benchmarks/rl_headroom.py``. Writes the ``embedded`` part of
+the quickstart: ``python -m benchmarks.experiments.rl_headroom``. Writes the ``embedded`` part of
 ``benchmarks/results/rl.json`` (other parts are kept) and ``benchmarks/results/rl_headroom.md``
 (the table and every run's accuracy curve).
 """
@@ -19,10 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from tensorboard_scalars import read_scalars
+from benchmarks import RESULTS_DIR, ROOT
+from benchmarks.reports.tensorboard_scalars import read_scalars
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 RECIPE = [
     "--config",
     "configs/quickstart.yaml",
@@ -104,7 +103,7 @@ def main() -> None:
         for root in sorted(args.root.iterdir())
         if (root / "timing.json").is_file()
     }
-    results_path = RESULTS / "rl.json"
+    results_path = RESULTS_DIR / "rl.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     results["embedded"] = {
         name: {
@@ -115,14 +114,14 @@ def main() -> None:
         for name, run in runs.items()
     }
     results_path.write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "rl_headroom.md").write_text(report(before, runs))
+    (RESULTS_DIR / "rl_headroom.md").write_text(report(before, runs))
 
 
 def report(before: float, runs: dict) -> str:
     lines = [
         "# RL with headroom: the quickstart stopped at step 500",
         "",
-        "`python benchmarks/rl_headroom.py`; each run's own flags (beyond"
+        "`python -m benchmarks.experiments.rl_headroom`; each run's own flags (beyond"
         " `configs/quickstart_rl.yaml`) are listed below the table.",
         "",
         "| estimator | before | after | best | wall s | CPU s |",
@@ -144,7 +143,6 @@ def report(before: float, runs: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cli.errors import run_entry_point
 
     sys.exit(run_entry_point(lambda _: main()))

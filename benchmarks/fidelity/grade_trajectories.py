@@ -1,14 +1,13 @@
 """Grade real MathCoder-CL-7B trajectories with the project's grading (``SolutionVerifier``).
 
-Run from the repository root: ``python benchmarks/grade_trajectories.py``. No generation: the
-rows of ``../shared/data/trajectories`` (SVAMP, SimulEq) already hold what the model wrote and
-what its code printed; each row becomes an LCE rollout with its recorded outputs as executions
-and is graded exactly as evaluation and RL rewards grade. Accuracy is compared with
-MathCoder-CL-7B's published SVAMP 70.7 and SimulEq 49.6, and every disagreement between the
-project's verdict and two references (the verdict on MathCoder's own recorded ``completion``, and
-plain math_verify on the same final answer) is listed with its cause. Results go to
-``benchmarks/results/grade_trajectories.md``.
-"""
+Run from the repository root: ``python -m benchmarks.fidelity.grade_trajectories``. No generation:
+the rows of ``../shared/data/trajectories`` (SVAMP, SimulEq) already hold what the model wrote and
+what its code printed; each row becomes an LCE rollout with its recorded outputs as executions and
+is graded exactly as evaluation and RL rewards grade. Accuracy is compared with MathCoder-CL-7B's
+published SVAMP 70.7 and SimulEq 49.6, and every disagreement between the project's verdict and two
+references (the verdict on MathCoder's own recorded ``completion``, and plain math_verify on the
+same final answer) is listed with its cause. Results go to
+``benchmarks/results/grade_trajectories.md``."""
 
 from __future__ import annotations
 
@@ -22,18 +21,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks import RESULTS_DIR, ROOT
+from datamodules.benchmarks import format_number
+from datamodules.formats import LCEFormat
+from generation.engine import Rollout
+from metrics.answers import AnswerMatcher, extract_text_answer
+from metrics.normalize import clean, split_sequence, to_number
+from metrics.verification import SolutionVerifier
+from sandbox import ExecutionResult, Outcome
 
-from datamodules.benchmarks import format_number  # noqa: E402
-from datamodules.formats import LCEFormat  # noqa: E402
-from generation.engine import Rollout  # noqa: E402
-from metrics.answers import AnswerMatcher, extract_text_answer  # noqa: E402
-from metrics.normalize import clean, split_sequence, to_number  # noqa: E402
-from metrics.verification import SolutionVerifier  # noqa: E402
-from sandbox import ExecutionResult, Outcome  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results" / "grade_trajectories.md"
+RESULTS = RESULTS_DIR / "grade_trajectories.md"
 DATA = ROOT.parent / "shared" / "data" / "trajectories"
 SETS = {"svamp": 70.7, "simuleq": 49.6}  # MathCoder-CL-7B, published accuracy (%)
 _MATCHER = AnswerMatcher()
@@ -157,7 +154,7 @@ def report(results: dict[str, tuple[list[Graded], float]]) -> list[str]:
         "",
         f"- Date: {datetime.date.today().isoformat()}",
         f"- Machine: {platform.machine()}, Python {platform.python_version()}",
-        "- Command: `python benchmarks/grade_trajectories.py`",
+        "- Command: `python -m benchmarks.fidelity.grade_trajectories`",
         "- Data: `../shared/data/trajectories/mathcoder-cl-7b_{svamp,simuleq}.jsonl` (no "
         "generation; the rows hold the model's blocks and MathCoder's Jupyter outputs).",
         "- Final answer: each row is rebuilt as the LCE text the model wrote, its recorded "
@@ -258,7 +255,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cli.errors import run_entry_point
 
     sys.exit(run_entry_point(lambda _: main()))

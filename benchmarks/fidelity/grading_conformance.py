@@ -1,6 +1,6 @@
 """Grading conformance: the project's verdicts against math-verify's own labelled test cases.
 
-Run from the repository root: ``python -m benchmarks.grading_conformance``. Every case of
+Run from the repository root: ``python -m benchmarks.fidelity.grading_conformance``. Every case of
 ``tests/data/math_verify/cases.jsonl`` is graded the way evaluation grades words
 (``extract_text_answer`` on both sides, then ``AnswerMatcher()``) and by math-verify itself with
 the options its test asks for; agreement with the labels is reported overall and per source test
@@ -23,11 +23,11 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import RESULTS_DIR, ROOT
 from metrics.answers import AnswerMatcher
 from metrics.conformance import MATH_VERIFY_CASES, GradedCase, agreement, grade_case, load_cases
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "grading_conformance"
+RESULTS = RESULTS_DIR / "grading_conformance"
 
 
 def math_verify_verdicts(path: Path) -> tuple[dict[str, bool], float]:
@@ -105,7 +105,7 @@ def report(results: dict, before: dict | None) -> list[str]:
         "",
         f"- Date: {results['date']} (commit {results['commit']})",
         f"- Machine: {results['machine']}",
-        "- Command: `python -m benchmarks.grading_conformance"
+        "- Command: `python -m benchmarks.fidelity.grading_conformance"
         + (" --before BEFORE.json`" if before is not None else "`"),
         f"- Cases: `{results['cases']}`, math-verify's labelled (gold, prediction, expected) pairs "
         "(source, commit and licence in the README beside it).",
@@ -117,7 +117,7 @@ def report(results: dict, before: dict | None) -> list[str]:
                 f"- Before: the same cases and grading procedure run on commit "
                 f"{before['commit']}, the grading before this work: that commit's files with "
                 "this script, `metrics/conformance.py` and `tests/data/math_verify/` copied in, "
-                f"`python -m benchmarks.grading_conformance --commit {before['commit']} "
+                f"`python -m benchmarks.fidelity.grading_conformance --commit {before['commit']} "
                 "--out BEFORE`."
             ]
             if before is not None

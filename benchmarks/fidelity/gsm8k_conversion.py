@@ -1,12 +1,11 @@
 """Convert all of GSM8K (train and test) to HTL samples and count what converts.
 
-Run from the repository root: ``python benchmarks/gsm8k_conversion.py``. Every converted program
-runs in the sandbox (one worker, so the machine stays usable) and a sample counts only when it
-prints the gold answer. Records left out are bucketed by reason with the first example of each;
-the share of programs that lean on earlier results or on steps found without an annotation
-shows how much the converter does beyond copying annotations. Results go to
-``benchmarks/results/gsm8k_conversion.md``.
-"""
+Run from the repository root: ``python -m benchmarks.fidelity.gsm8k_conversion``. Every converted
+program runs in the sandbox (one worker, so the machine stays usable) and a sample counts only when
+it prints the gold answer. Records left out are bucketed by reason with the first example of each;
+the share of programs that lean on earlier results or on steps found without an annotation shows how
+much the converter does beyond copying annotations. Results go to
+``benchmarks/results/gsm8k_conversion.md``."""
 
 from __future__ import annotations
 
@@ -19,13 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks import RESULTS_DIR, ROOT, parser
+from datamodules.gsm8k_htl import ConversionError, convert_solution
+from metrics.verified_gsm8k import VerifiedGSM8KHTL
 
-from datamodules.gsm8k_htl import ConversionError, convert_solution  # noqa: E402
-from metrics.verified_gsm8k import VerifiedGSM8KHTL  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results" / "gsm8k_conversion.md"
+RESULTS = RESULTS_DIR / "gsm8k_conversion.md"
 DATA = ROOT.parent / "shared" / "data" / "benchmarks" / "gsm8k"
 SPLITS = ("train", "test")
 
@@ -82,7 +79,7 @@ def report(results: list[dict], load: float) -> str:
         f"- Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; the sandbox runs programs on 1 worker",
         f"- Load average at start: {load:.1f} (times scale with what else runs; the counts do not)",
-        "- Command: `python benchmarks/gsm8k_conversion.py`",
+        "- Command: `python -m benchmarks.fidelity.gsm8k_conversion`",
         "- Data: `../shared/data/benchmarks/gsm8k/{train,test}.jsonl` (openai/grade-school-math)",
         "- Kept: the converted program, run in the sandbox, prints the gold answer (relative "
         "tolerance 1e-6). Steps are the solution's `<<...>>` annotations plus plain "
@@ -117,7 +114,8 @@ def report(results: list[dict], load: float) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    parser(__doc__, RESULTS).parse_args(argv)  # no options: --help only
     load = os.getloadavg()[0]
     results = [convert_split(split) for split in SPLITS]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +124,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cli.errors import run_entry_point
 
-    sys.exit(run_entry_point(lambda _: main()))
+    sys.exit(run_entry_point(main))

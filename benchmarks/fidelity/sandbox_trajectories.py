@@ -1,12 +1,11 @@
 """Replay every code block of the real MathCoder trajectories in sandbox sessions.
 
-Run from the repository root: ``python benchmarks/sandbox_trajectories.py``. Each problem of
-``../shared/data/trajectories`` gets one session, its blocks run in order, many problems at a
-time; what each block printed is compared with the output MathCoder's Jupyter runner recorded,
-after the normalisation described in ``sandbox/replay.py``. Floor: 99.5% of the blocks whose
-recorded output is deterministic. Every mismatch is listed with its category. Results go to
-``benchmarks/results/sandbox_trajectories.md``.
-"""
+Run from the repository root: ``python -m benchmarks.fidelity.sandbox_trajectories``. Each problem
+of ``../shared/data/trajectories`` gets one session, its blocks run in order, many problems at a
+time; what each block printed is compared with the output MathCoder's Jupyter runner recorded, after
+the normalisation described in ``sandbox/replay.py``. Floor: 99.5% of the blocks whose recorded
+output is deterministic. Every mismatch is listed with its category. Results go to
+``benchmarks/results/sandbox_trajectories.md``."""
 
 from __future__ import annotations
 
@@ -16,17 +15,14 @@ import platform
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sandbox import SandboxOptions, SandboxPool  # noqa: E402
-from sandbox.replay import compare, load, normalize, replay  # noqa: E402
+from benchmarks import RESULTS_DIR, ROOT, parser
+from sandbox import SandboxOptions, SandboxPool
+from sandbox.replay import compare, load, normalize, replay
 
 DATA = ROOT.parent / "shared" / "data" / "trajectories"
 FILES = ["mathcoder-cl-7b_svamp.jsonl", "mathcoder-cl-7b_simuleq.jsonl"]
-RESULTS = ROOT / "benchmarks" / "results" / "sandbox_trajectories.md"
+RESULTS = RESULTS_DIR / "sandbox_trajectories.md"
 FLOOR = 0.995  # issue 15: isolation must not cost replay fidelity
 # MathCoder's kernel had no output cap and long timeouts; so do we here.
 CONFIG = SandboxOptions(wall_time_s=30, cpu_time_s=30, max_output_bytes=1 << 16)
@@ -47,7 +43,8 @@ def _cell(text: str, limit: int = 160) -> str:
     return text.replace("|", "\\|") or "(empty)"
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    parser(__doc__, RESULTS).parse_args(argv)  # no options: --help only
     rows, mismatches = [], []
     total = {"blocks": 0, "deterministic": 0, "matched": 0}
     with SandboxPool(CONFIG) as pool:
@@ -69,7 +66,7 @@ def main() -> None:
         f"- Date: {datetime.date.today().isoformat()}",
         f"- Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Linux "
         f"{platform.release()}, Python {platform.python_version()}",
-        "- Command: `python benchmarks/sandbox_trajectories.py`",
+        "- Command: `python -m benchmarks.fidelity.sandbox_trajectories`",
         f"- Load average at the end (1 / 5 / 15 min): "
         f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}",
         f"- Sandbox: default config except wall and CPU time 30 s and a 64 KiB output cap "
@@ -118,7 +115,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cli.errors import run_entry_point
 
-    sys.exit(run_entry_point(lambda _: main()))
+    sys.exit(run_entry_point(main))

@@ -1,7 +1,7 @@
 """The figures of ``scripts/gpu_check.sh``'s three steps, read from their run folders.
 
-``python benchmarks/gpu_check_summary.py RUNS RESULTS``: each step's exit status and wall time
-(``RUNS/steps.txt``), the SFT step's logged training tokens/s and last loss, the vLLM
+``python -m benchmarks.reports.gpu_check_summary RUNS RESULTS``: each step's exit status and wall
+time (``RUNS/steps.txt``), the SFT step's logged training tokens/s and last loss, the vLLM
 evaluation's exec_acc and generated tokens, and the GRPO step's reward, weight-push time and
 sampler/trainer log-prob gap, all as logged by the runs themselves."""
 
@@ -14,8 +14,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.tensorboard_scalars import read_scalars
+from benchmarks.reports.tensorboard_scalars import read_scalars
 
 
 def last_values(folder: Path, tags: tuple[str, ...]) -> dict[str, float]:

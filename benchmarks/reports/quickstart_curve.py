@@ -1,7 +1,7 @@
 """The quickstart's learning curve, read from a finished run's TensorBoard events.
 
     python main.py fit --config configs/quickstart.yaml             # -> runs/quickstart/version_N
-    python benchmarks/quickstart_curve.py runs/quickstart/version_N
+    python -m benchmarks.reports.quickstart_curve runs/quickstart/version_N
 
 Writes ``benchmarks/results/quickstart.json``: held-out accuracy at every validation, training
 loss and focus-attention coverage at every logged step, tokens/s, and the run's wall time from
@@ -16,9 +16,10 @@ import json
 import sys
 from pathlib import Path
 
-from tensorboard_scalars import Point, read_scalars
+from benchmarks import RESULTS_DIR
+from benchmarks.reports.tensorboard_scalars import Point, read_scalars
 
-RESULTS = Path(__file__).resolve().parent / "results" / "quickstart.json"
+RESULTS = RESULTS_DIR / "quickstart.json"
 TAGS = {  # results key -> logged tag
     "exec_acc": "val/exec_acc",
     "reasoning_acc": "val/reasoning_acc",
@@ -59,7 +60,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cli.errors import run_entry_point
 
     sys.exit(run_entry_point(lambda _: main()))

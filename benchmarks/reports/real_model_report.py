@@ -8,7 +8,7 @@ that ran, where the wrong answers went wrong) and, given the training run folder
 time and logged tokens/s from TensorBoard (a model trained over several folders, say a run and its
 continuation, is named once per folder: ``--train htl=FIRST --train htl=SECOND``).
 
-    python benchmarks/real_model_report.py --eval base=runs/eval/htl_subsets/version_0 \\
+    python -m benchmarks.reports.real_model_report --eval base=runs/eval/htl_subsets/version_0 \\
         --eval pot=runs/eval/htl_subsets/version_1 --eval htl=runs/eval/htl_subsets/version_2 \\
         --train htl=runs/smollm2_sft/version_0 --train pot=runs/smollm2_pot/version_0
 
@@ -26,10 +26,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from tensorboard_scalars import Point, read_scalars
+from benchmarks import RESULTS_DIR
+from benchmarks.reports.tensorboard_scalars import Point, read_scalars
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 CODE_MARKER = "<Code>"
 SETS = ("gsm8k", "gsm-hard", "numglue", "math", "simuleq", "svamp", "mawps", "asdiv")
 
@@ -173,8 +172,8 @@ def main() -> None:
         "details": conditions,
         "training": training,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "real_model.json").write_text(json.dumps(result, indent=2) + "\n")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "real_model.json").write_text(json.dumps(result, indent=2) + "\n")
     print(markdown(conditions, sets))
 
 
@@ -221,7 +220,6 @@ COLUMNS = (
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cli.errors import run_entry_point
 
     sys.exit(run_entry_point(lambda _: main()))

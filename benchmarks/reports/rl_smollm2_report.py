@@ -6,7 +6,7 @@ greedy, HTL's fallback cascade) of the SFT checkpoint the run started from and o
 GRPO policy; the reward is what the run logged per rollout batch (``reward/mean``, HTL's error
 assessment of sampled rollouts). The recipe's header has the commands that make the three runs.
 
-    python benchmarks/rl_smollm2_report.py --run runs/smollm2_grpo/version_0 \\
+    python -m benchmarks.reports.rl_smollm2_report --run runs/smollm2_grpo/version_0 \\
         --before runs/eval/htl_subsets/version_2 --after runs/eval_grpo/htl_subsets/version_0
 
 Writes the ``smollm2`` part of ``benchmarks/results/rl.json`` (other parts are kept) and
@@ -21,8 +21,9 @@ import json
 import sys
 from pathlib import Path
 
-from real_model_report import RESULTS, read_records, summarise, training_summary
-from tensorboard_scalars import Point, read_scalars
+from benchmarks import RESULTS_DIR
+from benchmarks.reports.real_model_report import read_records, summarise, training_summary
+from benchmarks.reports.tensorboard_scalars import Point, read_scalars
 
 SETS = ("gsm8k", "mawps")
 REWARD = "reward/mean"
@@ -73,11 +74,11 @@ def main() -> None:
         "wall_s": training_summary(scalars)["wall_s"],
         "reward_window": args.window,
     }
-    path = RESULTS / "rl.json"
+    path = RESULTS_DIR / "rl.json"
     recorded = json.loads(path.read_text()) if path.is_file() else {}
     recorded["smollm2"] = result
     path.write_text(json.dumps(recorded, indent=2) + "\n")
-    (RESULTS / "rl_smollm2.md").write_text(report(result, curve, before, after))
+    (RESULTS_DIR / "rl_smollm2.md").write_text(report(result, curve, before, after))
     print(json.dumps(result, indent=2))
 
 
@@ -85,7 +86,8 @@ def report(result: dict, curve: list[tuple[int, float]], before: dict, after: di
     lines = [
         "# GRPO on SmolLM2-135M (HTL fine-tune), HTL's error-assessment reward",
         "",
-        "Written by `benchmarks/rl_smollm2_report.py`; the runs: `configs/htl/smollm2_grpo.yaml`.",
+        "Written by `benchmarks/reports/rl_smollm2_report.py`; "
+        "the runs: `configs/htl/smollm2_grpo.yaml`.",
         "",
         f"Mean reward, first {result['reward_window']} batches: {result['reward_before']:+.3f}; "
         f"last {result['reward_window']}: {result['reward_after']:+.3f} "
@@ -109,7 +111,6 @@ def report(result: dict, curve: list[tuple[int, float]], before: dict, after: di
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cli.errors import run_entry_point
 
     sys.exit(run_entry_point(lambda _: main()))

@@ -1,9 +1,9 @@
 """Speed of answer matching: ``AnswerMatcher`` vs ``math_verify.verify(parse(gold), parse(pred))``.
 
-Run from the repository root: ``python benchmarks/answer_matching.py``. Both are timed side by
+Run from the repository root: ``python -m benchmarks.speed.answer_matching``. Both are timed side by
 side in one run on the 1319 GSM8K test golds against formatted predictions (right and wrong),
 then on MATH answers that need algebra, and the matcher's worst case is measured on adversarial
-answers. The labelled free-form responses of ``tests/test_answers_classes.py`` are graded end to
+answers. The labelled free-form responses of ``metrics/labelled_responses.py`` are graded end to
 end by both (``extract_text_answer`` + matcher, and math-verify's own ``parse`` of the whole
 response), class by class. Results go to ``benchmarks/results/answer_matching.md``.
 """
@@ -22,15 +22,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks import RESULTS_DIR, ROOT
+from datamodules.benchmarks import load_benchmark
+from metrics.answers import AnswerMatcher, extract_text_answer
+from metrics.labelled_responses import CLASSES
+from metrics.normalize import clean
+from metrics.normalize import to_number as _to_number
 
-from datamodules.benchmarks import load_benchmark  # noqa: E402
-from metrics.answers import AnswerMatcher, extract_text_answer  # noqa: E402
-from metrics.normalize import clean  # noqa: E402
-from metrics.normalize import to_number as _to_number  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results" / "answer_matching.md"
+RESULTS = RESULTS_DIR / "answer_matching.md"
 DATA = ROOT.parent / "shared" / "data" / "benchmarks"
 
 Pair = tuple[str, str, bool]  # prediction, gold, expected verdict
@@ -105,8 +104,6 @@ def math_verify_check(wrap: bool) -> Callable[[str, str], bool]:
 def free_form(matcher: AnswerMatcher) -> list[str]:
     """Table rows: per class of labelled responses, the share each grader gets right."""
     from math_verify import parse, verify
-
-    from tests.test_answers_classes import CLASSES
 
     rows = []
     for name, cases in CLASSES.items():
@@ -188,7 +185,7 @@ def main() -> None:
         "",
         f"- Date: {datetime.date.today().isoformat()}",
         f"- Machine: {machine()}",
-        "- Command: `python benchmarks/answer_matching.py`",
+        "- Command: `python -m benchmarks.speed.answer_matching`",
         f"- Load average at the end of the run (1 / 5 / 15 min): {load}; absolute rates move "
         "with the load, ratios within a row were measured side by side.",
         "- `AnswerMatcher()` defaults (rel_tol 1e-4, timeout 3 s); math_verify called as "
@@ -204,7 +201,7 @@ def main() -> None:
         "",
         "## Free-form responses, class by class",
         "",
-        "The labelled cases of `tests/test_answers_classes.py` (real MATH golds where marked): "
+        "The labelled cases of `metrics/labelled_responses.py` (real MATH golds where marked): "
         "share of verdicts equal to the label, for `extract_text_answer` + `AnswerMatcher()` "
         "and for math-verify grading the whole response itself "
         '(`verify(parse(f"${gold}$"), parse(response))`, default extraction). The labels '
@@ -232,7 +229,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cli.errors import run_entry_point
 
     sys.exit(run_entry_point(lambda _: main()))

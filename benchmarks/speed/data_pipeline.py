@@ -6,7 +6,7 @@ its dataloader; streaming = iterating the ``SampleStream`` dataloader (read, shu
 render, tokenize and batch on the fly, in the workers). Each arm is timed ``--rounds`` times in
 alternating order and its best time kept (other processes on a shared machine only add time).
 
-Run from the repository root: ``python benchmarks/data_pipeline.py``; the results go to
+Run from the repository root: ``python -m benchmarks.speed.data_pipeline``; the results go to
 ``benchmarks/results/data_pipeline.md``.
 """
 
@@ -25,14 +25,14 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import RESULTS_DIR
 from datamodules.formats import HTLFormat
 from datamodules.sft import SFTDataModule
 from datamodules.sources import SampleFile, SampleSource, SyntheticProblems
 from datamodules.streaming import SampleStream
 from datamodules.synthetic import generate_problems
 
-RESULTS = Path(__file__).resolve().parent / "results" / "data_pipeline.md"
+RESULTS = RESULTS_DIR / "data_pipeline.md"
 SHARDS = 4
 
 
@@ -128,7 +128,7 @@ def write_results(
         f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"torch.get_num_threads() = {torch.get_num_threads()}, Python {platform.python_version()}"
         f", 1-minute load average at the end {os.getloadavg()[0]:.2f} (a shared machine)",
-        f"- command: `python benchmarks/data_pipeline.py --samples {args.samples} "
+        f"- command: `python -m benchmarks.speed.data_pipeline --samples {args.samples} "
         f"--batch-size {args.batch_size} --rounds {args.rounds}`",
         f"- data: {args.samples} generated HTL problems in {SHARDS} jsonl shards (30% also "
         "rendered as insert copies), corpus BPE (vocab 1024), max_length 320, batch "
@@ -148,7 +148,6 @@ def write_results(
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cli.errors import run_entry_point
 
     sys.exit(run_entry_point(lambda _: main()))

@@ -5,7 +5,7 @@ right-padded HTL-like batches in every mode; the modes take turns step by step (
 rotating from batch to batch), so machine noise hits them alike. A step is forward + backward +
 AdamW. The share of the step spent building the mask is timed inside the focus steps.
 
-Run from the repository root: ``python benchmarks/focus_attention.py``; the results go to
+Run from the repository root: ``python -m benchmarks.speed.focus_attention``; the results go to
 ``benchmarks/results/focus_attention.md``.
 """
 
@@ -24,13 +24,13 @@ import transformers
 from torch import Tensor
 from transformers import LlamaConfig, LlamaForCausalLM
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import RESULTS_DIR, parser
 from lightning_modules.focus_attention import FocusAttentionMixin
 
 BATCH, BATCHES, WARMUP_ROUNDS, ROUNDS = 32, 4, 1, 8
 MODES = {"dense": 0.0, "focus c=1": 1.0, "focus c=0.5": 0.5}
 QUIET_SPREAD = 1.1  # dense lower quartile / dense min above this: too noisy to judge 5%
-RESULTS = Path(__file__).resolve().parent / "results" / "focus_attention.md"
+RESULTS = RESULTS_DIR / "focus_attention.md"
 
 
 class Trainee(FocusAttentionMixin, torch.nn.Module):
@@ -107,7 +107,8 @@ def attention_kernel(
     return ", ".join(f"`{name}`" for name in sorted(names))
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    parser(__doc__, RESULTS).parse_args(argv)  # no options: --help only
     torch.set_num_threads(2)
     torch.manual_seed(0)
     trainee = Trainee().train()
@@ -178,7 +179,7 @@ def write_results(
             f"transformers {transformers.__version__}; 1-minute load average at the end "
             f"{os.getloadavg()[0]:.2f} (a shared machine: steps slowed by other processes "
             "inflate the medians)",
-            "- command: `python benchmarks/focus_attention.py` (from the repository root)",
+            "- command: `python -m benchmarks.speed.focus_attention` (from the repository root)",
             "- model: the quickstart Llama (vocab 512, hidden 128, intermediate 352, 2 layers, "
             "4 heads), from scratch, `attn_implementation='sdpa'`, fp32, AdamW",
             f"- data: {BATCHES} batches of {BATCH} right-padded HTL-like rows "
@@ -215,7 +216,6 @@ def write_results(
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cli.errors import run_entry_point
 
-    sys.exit(run_entry_point(lambda _: main()))
+    sys.exit(run_entry_point(main))

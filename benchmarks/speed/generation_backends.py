@@ -14,7 +14,7 @@ agreement of the verdicts with the fp32 arm. ``--eight-set`` also times the base
 eight-set first-100 evaluation in its chat template (``configs/eval/chat_markdown.yaml``)
 under vLLM, start-up included. Arms run one after another, each in a process of its own, vLLM
 first and the float32 arm last, the results rewritten after each; run it on a quiet machine:
-``python benchmarks/generation_backends.py`` (``--help`` for the options). Results go to
+``python -m benchmarks.speed.generation_backends`` (``--help`` for the options). Results go to
 ``benchmarks/results/generation_backends.{json,md}``.
 """
 
@@ -33,8 +33,8 @@ from typing import Any
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+from benchmarks import RESULTS_DIR, ROOT
+
 RECIPE = ["--config", "configs/htl/smollm2_sft.yaml", "--config", "configs/eval/htl_subsets.yaml"]
 CHILD = "--run-arm"  # internal: run one arm in this process (see ``evaluate``)
 DEFAULT_LIMIT = 128  # the issue's workload: the first 128 problems of each set
@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--eight-set", action="store_true", help="also time the eight sets")
-    parser.add_argument("--output", default=str(RESULTS / "generation_backends"), help="stem")
+    parser.add_argument("--output", default=str(RESULTS_DIR / "generation_backends"), help="stem")
     return parser.parse_args(argv)
 
 
@@ -61,7 +61,8 @@ def evaluate(overrides: list[str], folder: str) -> dict[str, Any]:
     """One ``main.py test`` run in a process of its own (an arm never inherits another's state:
     vLLM binds the process's threads): wall time of the test loop, the backend's start-up, and
     the per-problem records."""
-    command = [sys.executable, __file__, CHILD, folder, *overrides]
+    command = [sys.executable, "-m", "benchmarks.speed.generation_backends", CHILD, folder]
+    command += overrides
     subprocess.run(command, check=True, cwd=ROOT)
     timing = json.loads((Path(folder) / "timing.json").read_text())
     (samples,) = Path(folder).rglob("evaluation_samples.jsonl")
@@ -71,7 +72,6 @@ def evaluate(overrides: list[str], folder: str) -> dict[str, Any]:
 
 def run_arm(folder: str, overrides: list[str]) -> None:
     """The child's side of ``evaluate``: the run, and its timing in ``folder/timing.json``."""
-    sys.path.insert(0, str(ROOT))
     import main as entry_point
 
     cli = entry_point.main([*overrides, "--trainer.default_root_dir", folder], run=False)
@@ -175,7 +175,7 @@ def report(result: dict[str, Any]) -> str:
         "",
         f"{result['problems']} problems (first {result['limit']} of {', '.join(result['sets'])}),"
         f" greedy, HTL cascade, programs run in the sandbox; {result['machine']}, "
-        f"{result['date']}. Command: `python benchmarks/generation_backends.py{flags}`.",
+        f"{result['date']}. Command: `python -m benchmarks.speed.generation_backends{flags}`.",
         "",
         "| arm | wall s | start-up s | generated tokens | tokens/s (no start-up) | exec_acc % |",
         "|---|---|---|---|---|---|",
@@ -196,7 +196,6 @@ def report(result: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     from cli.errors import run_entry_point
 
     sys.exit(run_entry_point(main))

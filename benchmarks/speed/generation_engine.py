@@ -12,7 +12,7 @@ really running in sandbox sessions. Modes, taking turns in a rotating order:
   produced (execution blocks included, as if the model wrote them), no rounds, no sandbox:
   the floor that the engine's round trips add to.
 
-Run from the repository root: ``python benchmarks/generation_engine.py``; the results go to
+Run from the repository root: ``python -m benchmarks.speed.generation_engine``; the results go to
 ``benchmarks/results/generation_engine.md``.
 """
 
@@ -32,7 +32,7 @@ import transformers
 import yaml
 from transformers import LogitsProcessorList, PreTrainedModel
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import RESULTS_DIR, ROOT, parser
 from datamodules.encoding import collate_prompts
 from datamodules.formats import LCEFormat
 from datamodules.sample import Sample
@@ -43,8 +43,7 @@ from generation.scripted import ScriptedLogits
 from lightning_modules.models import build_causal_lm
 from sandbox import ExecutionResult, SandboxOptions, SandboxPool, SandboxSession
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "generation_engine.md"
+RESULTS = RESULTS_DIR / "generation_engine.md"
 BATCH, REPEATS = 32, 4
 MODES = ("engine", "engine, re-encoding", "plain generate")
 
@@ -135,7 +134,8 @@ class TimedPool(SandboxPool):
         return results
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    parser(__doc__, RESULTS).parse_args(argv)  # no options: --help only
     # One thread: a tiny model's matmuls are too small to split, and on a shared machine two
     # OpenMP threads wait for each other (measured here: a linear layer 30x slower).
     torch.set_num_threads(1)
@@ -215,7 +215,7 @@ def write_results(
             f"Python {platform.python_version()}, torch {torch.__version__}, "
             f"transformers {transformers.__version__}; 1-minute load average at the end "
             f"{os.getloadavg()[0]:.2f} (a shared machine: other processes only add time)",
-            "- command: `python benchmarks/generation_engine.py` (from the repository root)",
+            "- command: `python -m benchmarks.speed.generation_engine` (from the repository root)",
             "- model: the quickstart Llama (`configs/quickstart.yaml` model_config: hidden 128, "
             "2 layers, 4 heads; vocab 1024 + LCE markers), random weights, fp32, SDPA, greedy",
             f"- workload: {BATCH} LCE prompts of generated problems; the model is scripted "
@@ -248,7 +248,6 @@ def write_results(
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cli.errors import run_entry_point
 
-    sys.exit(run_entry_point(lambda _: main()))
+    sys.exit(run_entry_point(main))

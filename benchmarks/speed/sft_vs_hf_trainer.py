@@ -8,7 +8,7 @@ schedule and gradient clipping, for the same number of steps. Throughput counts 
 gain is the padding no longer computed. Arms take turns, in reversed order every other round; the
 best round of each arm is kept (other processes on a shared machine only ever add time).
 
-Run from the repository root: ``python benchmarks/sft_vs_hf_trainer.py``; the results go to
+Run from the repository root: ``python -m benchmarks.speed.sft_vs_hf_trainer``; the results go to
 ``benchmarks/results/sft_vs_hf_trainer.md``.
 """
 
@@ -23,7 +23,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -33,7 +32,7 @@ import yaml
 from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import RESULTS_DIR, ROOT
 from datamodules.encoding import collate_training
 from datamodules.formats import HTLFormat
 from datamodules.sft import SFTDataModule
@@ -42,8 +41,7 @@ from lightning_modules.models import build_causal_lm
 from lightning_modules.options import NetworkOptions, OptimizationOptions
 from lightning_modules.sft import SFTModule
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "sft_vs_hf_trainer.md"
+RESULTS = RESULTS_DIR / "sft_vs_hf_trainer.md"
 LR, BETAS, CLIP, WARMUP_RATIO = 3e-3, (0.9, 0.98), 1.0, 0.03
 
 
@@ -275,7 +273,7 @@ def write_results(
     verdict = "met" if all(met) else "met per CPU second only" if met[1] else "NOT met"
     paddings = [padding[0], padding[0], padding[1], padding[2]]
     command = (
-        f"python benchmarks/sft_vs_hf_trainer.py --samples {args.samples} --batch-size "
+        f"python -m benchmarks.speed.sft_vs_hf_trainer --samples {args.samples} --batch-size "
         f"{args.batch_size} --steps {args.steps} --warmup {args.warmup} --rounds {args.rounds}"
         f" --threads {args.threads}"
     )
@@ -324,7 +322,6 @@ def write_results(
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from cli.errors import run_entry_point
 
     sys.exit(run_entry_point(lambda _: main()))

@@ -1,0 +1,1 @@
+"""Experiments: runs that train, search or analyse to answer a question about the method."""

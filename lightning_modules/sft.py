@@ -179,11 +179,12 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
         solutions = self._solve(batch)
         datasets = [batch["problems"][solution.prompt_index].dataset for solution in solutions]
         self.evaluation[stage].update([solution.verdict for solution in solutions], datasets)
-        self.behaviours[stage].update(
-            [tag(self.format.parse(solution.generation)) for solution in solutions],
-            [solution.verdict.correct for solution in solutions],
-            [solution.verdict.generated_tokens for solution in solutions],
-        )
+        if self.TAGS_BEHAVIOURS:  # setup built them only then
+            self.behaviours[stage].update(
+                [tag(self.format.parse(solution.generation)) for solution in solutions],
+                [solution.verdict.correct for solution in solutions],
+                [solution.verdict.generated_tokens for solution in solutions],
+            )
         if batch_idx == 0:
             self._log_examples(stage, batch, solutions)
         return self._records(batch, solutions)

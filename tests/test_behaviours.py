@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from datamodules.sample import Block
+from lightning_modules.sft import SFTModule
 from main import main
 from metrics.behaviour_metrics import BehaviourMetrics
 from metrics.behaviours import RULES, check_behaviours, rules_table, tag
@@ -133,8 +134,14 @@ def test_a_group_without_solutions_is_absent() -> None:
     assert set(metric.compute()) == {"incorrect"}
 
 
-def test_evaluation_logs_behaviours_by_correctness(tmp_path: Path) -> None:
-    """An untrained model's test run: every solution is wrong, each counted once."""
+class UntaggedSFT(SFTModule):
+    """A module that switches behaviour tagging off, as CoGEX's does, but evaluates as SFT."""
+
+    TAGS_BEHAVIOURS = False
+
+
+def untrained_test_run(tmp_path: Path, *extra: str) -> dict:
+    """The metrics an untrained quickstart model's test run on 5 problems logs."""
     recipe = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
     overrides = {
         "--model.init_args.network.model_config.hidden_size": "32",
@@ -148,9 +155,22 @@ def test_evaluation_logs_behaviours_by_correctness(tmp_path: Path) -> None:
         "--data.test.init_args.seed": "1",
         "--trainer.default_root_dir": str(tmp_path),
     }
-    cli = main(["test", "--config", str(recipe), *(a for pair in overrides.items() for a in pair)])
-    logged = cli.trainer.callback_metrics
+    arguments = [a for pair in overrides.items() for a in pair]
+    cli = main(["test", "--config", str(recipe), *arguments, *extra])
+    return cli.trainer.callback_metrics
+
+
+def test_evaluation_logs_behaviours_by_correctness(tmp_path: Path) -> None:
+    """An untrained model's test run: every solution is wrong, each counted once."""
+    logged = untrained_test_run(tmp_path)
     assert float(logged["test/behaviour/incorrect/solutions"]) == 5
     assert 0 <= float(logged["test/behaviour/incorrect/verification"]) <= 1
     assert float(logged["test/behaviour/incorrect/tokens_per_solution"]) <= 8
     assert "test/behaviour/correct/solutions" not in logged
+
+
+def test_the_switch_off_neither_builds_nor_updates_behaviour_metrics(tmp_path: Path) -> None:
+    model = f"--model.class_path={UntaggedSFT.__module__}.{UntaggedSFT.__qualname__}"
+    logged = untrained_test_run(tmp_path, model)
+    assert float(logged["test/exec_acc"]) == 0
+    assert not [key for key in logged if "/behaviour/" in key]

@@ -1,7 +1,8 @@
 """Range checks of settings dataclasses, in one place for every package that has settings.
 
-It imports nothing of the project, so the sandbox (which imports no other package), generation
-and RL settings all use the same rule and the same message."""
+It imports nothing of the project, so every package can import it: the sandbox, whose only
+import from the project this is, and the generation, RL and program-search settings all use the
+same rule and the same message."""
 
 from __future__ import annotations
 

@@ -143,6 +143,17 @@ TRAINER = textwrap.dedent(
 )
 
 
+def sigint_masks(pid: int) -> dict[str, bool]:
+    """Whether process ``pid`` blocks, ignores and catches SIGINT (its kernel signal masks)."""
+    bit, masks = 1 << (signal.SIGINT - 1), {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("SigBlk", "SigIgn", "SigCgt"):
+                masks[key] = bool(int(value, 16) & bit)
+    return masks
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL, signal.SIGTERM])
 def test_no_process_outlives_an_interrupted_or_killed_trainer(tmp_path, stop):
@@ -152,11 +163,10 @@ def test_no_process_outlives_an_interrupted_or_killed_trainer(tmp_path, stop):
         [sys.executable, str(script)],
         stdout=subprocess.PIPE,
         text=True,
-        # As from an interactive shell. No test changes SIGINT (checked after every test, both
-        # Python's handler and the kernel's ignore and block masks), but a pytest that a
-        # non-interactive shell starts in the background (`cmd &`, as CI scripts and agents do)
-        # ignores SIGINT from its first instruction (POSIX), its children inherit that, and
-        # Python then installs no KeyboardInterrupt handler in the trainer.
+        # As from an interactive shell: a pytest that a non-interactive shell starts in the
+        # background (`cmd &`, as CI scripts and agents do) ignores SIGINT from its first
+        # instruction (POSIX), its children inherit that, and Python then installs no
+        # KeyboardInterrupt handler in the trainer. The trainer's masks are checked below.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
@@ -165,6 +175,8 @@ def test_no_process_outlives_an_interrupted_or_killed_trainer(tmp_path, stop):
         # server, template, a spare, two sleepers and their forked children at least
         assert eventually(lambda: len(descendants(server)) >= 6, timeout=10)
         processes = descendants(trainer.pid)
+        # A SIGINT the trainer blocks or ignores would fail below as a timeout; say so here.
+        assert sigint_masks(trainer.pid) == {"SigBlk": False, "SigIgn": False, "SigCgt": True}
         trainer.send_signal(stop)
         # Exit may wait for the server's own shutdown (up to 10 s, then SIGKILL) and its reader
         # thread (up to 10 s); what must hold is that nothing outlives it.

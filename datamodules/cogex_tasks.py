@@ -146,13 +146,6 @@ def split_tasks(held_out: int = 10, split_seed: int = 0) -> dict[Split, tuple[Ta
     return {"train": tuple(t for t in tasks if t not in held), "held_out": held}
 
 
-def task_by_name(name: str) -> Task:
-    for task in all_tasks():
-        if task.name == name:
-            return task
-    raise KeyError(f"unknown CoGEX task {name!r}")
-
-
 def random_text(rng: random.Random) -> str:
     return " ".join(rng.choice(VOCABULARY) for _ in range(rng.randint(*INPUT_WORDS)))
 

@@ -13,8 +13,6 @@ from pretrained.location import pretrained_location
 
 BOS, EOS, PAD, UNK = "<s>", "</s>", "<pad>", "<unk>"
 
-BOS, EOS, PAD, UNK = "<s>", "</s>", "<pad>", "<unk>"
-
 
 def load_pretrained_tokenizer(name: str) -> PreTrainedTokenizerBase:
     tokenizer = AutoTokenizer.from_pretrained(pretrained_location(name))

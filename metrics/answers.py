@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from metrics import symbolic
@@ -102,16 +101,6 @@ class AnswerMatcher:
         return MatchResult(
             verdict.equal, False, "symbolic " + ("match" if verdict.equal else "mismatch")
         )
-
-    def match_many(self, pairs: Iterable[tuple[str | None, str]]) -> list[MatchResult]:
-        """Verdicts for many pairs; repeated pairs (n samples agreeing) are compared once."""
-        verdicts: dict[tuple[str | None, str], MatchResult] = {}
-        results = []
-        for pair in pairs:
-            if pair not in verdicts:
-                verdicts[pair] = self(*pair)
-            results.append(verdicts[pair])
-        return results
 
     def warm_up(self) -> None:
         """Start the calling thread's symbolic helper now instead of on its first comparison."""

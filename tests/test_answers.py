@@ -140,13 +140,6 @@ def test_whole_numbers_are_compared_exactly(matcher: AnswerMatcher) -> None:
     assert matcher("70000.000001", "70000").correct
 
 
-def test_match_many_compares_repeated_pairs_once(matcher: AnswerMatcher) -> None:
-    pairs = [("18", "18"), ("x=5", "5"), ("18", "18"), (None, "3"), ("x=5", "5")]
-    results = matcher.match_many(pairs)
-    assert [result.correct for result in results] == [True, True, True, False, True]
-    assert results[1] is results[4]
-
-
 def test_match_result_is_frozen() -> None:
     result = MatchResult(correct=True, timed_out=False, reason="numeric match")
     with pytest.raises(AttributeError):

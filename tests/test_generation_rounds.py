@@ -4,8 +4,7 @@ decides its tokens, and real sandbox sessions run the code."""
 from __future__ import annotations
 
 import pytest
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
 from datamodules.encoding import collate_prompts
 from datamodules.formats import HTLFormat, LCEFormat, MarkdownFormat, SolutionFormat
@@ -21,24 +20,11 @@ TWO_BLOCKS = (
 ONE_TEXT = "<|text|>The answer is 5.<|endofblock|><|endofmessage|>"
 
 
-def tiny_llama(vocab_size: int) -> LlamaForCausalLM:
-    """A random two-layer Llama with grouped-query attention, built in milliseconds."""
-    torch.manual_seed(1)
-    config = LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-    )
-    return LlamaForCausalLM(config).eval()
-
-
 @pytest.fixture(scope="module")
-def model(tokenizer) -> LlamaForCausalLM:
-    return tiny_llama(len(tokenizer))
+def model(tokenizer, tiny_llama) -> LlamaForCausalLM:
+    """A random two-layer Llama with grouped-query attention."""
+    wider = {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4}
+    return tiny_llama(len(tokenizer), seed=1, num_hidden_layers=2, **wider).eval()
 
 
 @pytest.fixture(scope="module")

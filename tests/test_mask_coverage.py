@@ -12,7 +12,6 @@ from jsonargparse import ArgumentParser
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, IterableDataset, TensorDataset
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from callbacks.mask_coverage import MaskCoverage
 from lightning_modules.focus_attention import FocusAttentionMixin
@@ -156,16 +155,11 @@ def test_refuses_a_module_without_the_mixin(tmp_path: Path) -> None:
         MaskCoverage().on_fit_start(trainer(tmp_path, MaskCoverage()), Plain())
 
 
-def test_refuses_at_fit_start_a_model_attention_that_cannot_take_the_mask(tmp_path: Path) -> None:
+def test_refuses_at_fit_start_a_model_attention_that_cannot_take_the_mask(
+    tmp_path: Path, tiny_llama
+) -> None:
     module = Recorder()
-    config = LlamaConfig(
-        vocab_size=16,
-        hidden_size=8,
-        intermediate_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-    )
-    module.model = LlamaForCausalLM(config)
+    module.model = tiny_llama(16, hidden_size=8, intermediate_size=16)
     module.model.config._attn_implementation = "flash_attention_2"
     with pytest.raises(ValueError, match="attn_implementation"):
         trainer(tmp_path, MaskCoverage()).fit(module)

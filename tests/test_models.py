@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
 from datamodules.formats import HTLFormat
 from datamodules.tokenizer import add_format_tokens, load_pretrained_tokenizer
@@ -26,18 +26,10 @@ TINY = dict(
 
 
 @pytest.fixture()
-def pretrained_folder(tmp_path, corpus_tokenizer):
+def pretrained_folder(tmp_path, corpus_tokenizer, tiny_llama):
     """A 'pretrained' model saved with a tokenizer that lacks the format's markers."""
     base = corpus_tokenizer
-    config = LlamaConfig(
-        vocab_size=len(base),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-    )
-    LlamaForCausalLM(config).save_pretrained(tmp_path)
+    tiny_llama(len(base)).save_pretrained(tmp_path)
     base.save_pretrained(tmp_path)
     return tmp_path
 

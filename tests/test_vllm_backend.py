@@ -15,7 +15,7 @@ import sys
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
 from datamodules.encoding import collate_prompts
 from datamodules.formats import HTLFormat, LCEFormat, SolutionFormat
@@ -44,21 +44,19 @@ def prompt_ids(fmt: SolutionFormat, tokenizer, question: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
-def taught(tokenizer, lessons: list[list[int]], steps: int = 200) -> LlamaForCausalLM:
-    """A tiny Llama that writes each lesson's continuation greedily (loss near zero)."""
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
+def taught(build, tokenizer, lessons: list[list[int]], steps: int = 200) -> LlamaForCausalLM:
+    """A tiny Llama (``build``: the ``tiny_llama`` fixture) that writes each lesson's
+    continuation greedily (loss near zero)."""
+    model = build(
+        len(tokenizer),
         num_attention_heads=1,
         num_key_value_heads=1,
-        max_position_embeddings=512,
         tie_word_embeddings=False,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         **TINY,
     )
-    model = LlamaForCausalLM(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     length = max(len(ids) for ids in lessons)  # right-padded: positions count from 0
     input_ids = torch.full((len(lessons), length), tokenizer.pad_token_id)
@@ -81,8 +79,9 @@ def lesson(fmt: SolutionFormat, tokenizer, question: str, script: str) -> list[i
 
 
 @pytest.fixture(scope="module")
-def model(tokenizer) -> LlamaForCausalLM:
+def model(tokenizer, tiny_llama) -> LlamaForCausalLM:
     return taught(
+        tiny_llama,
         tokenizer,
         [
             lesson(LCEFormat(), tokenizer, "Q0?", LCE_SCRIPT),
@@ -139,13 +138,13 @@ def test_both_backends_play_the_same_rounds(
     assert len(rollout.sampled_logprobs) == len(rollout.token_ids)
 
 
-def test_pushed_weights_change_what_vllm_generates(tokenizer, pool):
+def test_pushed_weights_change_what_vllm_generates(tokenizer, pool, tiny_llama):
     backend = VLLMBackend(VLLMOptions(enforce_eager=True, kv_cache_gb=1, max_model_len=512))
     try:
-        first = taught(tokenizer, [lesson(HTLFormat(), tokenizer, "Q?", HTL_SCRIPT)])
+        first = taught(tiny_llama, tokenizer, [lesson(HTLFormat(), tokenizer, "Q?", HTL_SCRIPT)])
         (before,) = rollouts(first, tokenizer, pool, backend, HTLFormat(), "Q?")
         other = "Take 5 from 9. <Code>\nprint(9 - 5)"
-        second = taught(tokenizer, [lesson(HTLFormat(), tokenizer, "Q?", other)])
+        second = taught(tiny_llama, tokenizer, [lesson(HTLFormat(), tokenizer, "Q?", other)])
         first.load_state_dict(second.state_dict())  # the policy after an update
         backend.sync_weights(first)
         (after,) = rollouts(first, tokenizer, pool, backend, HTLFormat(), "Q?")

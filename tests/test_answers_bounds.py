@@ -53,6 +53,7 @@ def timed(matcher: AnswerMatcher, prediction: str, gold: str) -> tuple[MatchResu
     return result, time.perf_counter() - start
 
 
+@pytest.mark.slow  # a wall-clock bound: the fast subset stays load-proof
 def test_a_hanging_comparison_times_out_counts_wrong_and_the_next_one_works(
     matcher: AnswerMatcher,
 ) -> None:
@@ -72,6 +73,7 @@ def test_adversarial_answers_return_within_the_bound(matcher: AnswerMatcher, ans
         assert not result.correct
 
 
+@pytest.mark.slow  # a wall-clock bound: the fast subset stays load-proof
 def test_bound_holds_in_a_non_main_thread(matcher: AnswerMatcher) -> None:
     outcome: dict[str, object] = {}
 

@@ -114,6 +114,7 @@ ADVERSARIAL_TEXTS = {
 }
 
 
+@pytest.mark.slow  # a wall-clock bound: the fast subset stays load-proof
 @pytest.mark.parametrize("name", ADVERSARIAL_TEXTS)
 def test_extraction_is_fast_on_megabyte_inputs(name: str) -> None:
     text = ADVERSARIAL_TEXTS[name]

@@ -99,6 +99,7 @@ def test_the_manifest_is_the_shared_data() -> None:
     assert record_manifest(SHARED_DATA) == json.loads(MANIFEST.read_text())
 
 
+@pytest.mark.slow  # a wall-clock bound: the fast subset stays load-proof
 def test_offline_it_fails_in_one_line(tmp_path: Path) -> None:
     unreachable = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path / "hf")}
     command = [sys.executable, "scripts/fetch_data.py", "--out", str(tmp_path / "data")]

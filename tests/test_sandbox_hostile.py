@@ -163,6 +163,7 @@ def hostile_pool(request):
         yield request.param, pool, _settle()
 
 
+@pytest.mark.slow  # a wall-clock bound: the fast subset stays load-proof
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_program_is_contained(name, hostile_pool, listener):
     mode, pool, settled = hostile_pool
@@ -219,6 +220,7 @@ def test_cpu_limit_stops_a_multithreaded_burn_before_the_wall_limit():
         assert time.monotonic() - start < 10
 
 
+@pytest.mark.slow  # a wall-clock bound: the fast subset stays load-proof
 def test_a_session_thread_that_prints_forever_does_not_stall_the_server(hostile_pool):
     _, pool, _ = hostile_pool
     with pool.session() as session:

@@ -71,6 +71,7 @@ def test_working_directory_is_private_and_removed(pool):
     assert temp.output == "True\n"
 
 
+@pytest.mark.slow  # a wall-clock bound: the fast subset stays load-proof
 def test_heavy_modules_are_preloaded_for_programs_that_name_them(pool):
     pool.run("import sympy")  # starts the heavy template
     result = pool.run(

@@ -14,8 +14,16 @@ The mask is a (B, 1, L, L) tensor that transformers passes unchanged to every la
 as booleans (True = attend); eager attention *adds* its mask to the scores, so it gets the
 equivalent additive float mask (0 or the dtype's minimum) - a boolean one would be silently wrong.
 Other implementations are refused: flash attention cannot take such a mask, and no FlexAttention
-block-mask path is built (no GPU to verify it on). The mask also replaces the model's own, so a
-sequence longer than a sliding window is refused rather than silently attended in full.
+block-mask path is built (no GPU to verify it on).
+
+The mask replaces the model's own, so it must carry each layer's own window. A model whose layers
+all attend the same way gets one mask: as above when that is full causal attention (Llama), else
+composed with the window (Mistral). A model that mixes sliding-window and global layers (Gemma 2
+and 3, Qwen2 with ``max_window_layers``) builds one mask per layer type itself and takes them as a
+dict keyed by type, so it gets that dict: program tokens lose the question on every layer and
+otherwise keep exactly what that layer would see, the window being transformers' own
+(``sliding_window_overlay``). Within a window every token also sees itself, so a padding query
+past the last real token's window is never a row of no keys (NaNs in SDPA).
 """
 
 from __future__ import annotations
@@ -24,9 +32,11 @@ from collections.abc import Mapping
 
 import torch
 from torch import Tensor
-from transformers import PreTrainedModel
+from transformers import PreTrainedConfig, PreTrainedModel
+from transformers.masking_utils import sliding_window_overlay
 
 SUPPORTED_ATTENTION = ("sdpa", "eager")
+FULL, SLIDING = "full_attention", "sliding_attention"
 
 
 def sink_positions(attention_mask: Tensor, sinks: int, segment_ids: Tensor | None = None) -> Tensor:
@@ -105,6 +115,37 @@ def focus_mask(
     return mask.unsqueeze(1)
 
 
+def layer_types(config: PreTrainedConfig) -> list[str]:
+    """The kinds of attention the model's layers use, each once, in order of first use."""
+    default = FULL if getattr(config, "sliding_window", None) is None else SLIDING
+    kinds = list(dict.fromkeys(getattr(config, "layer_types", None) or [default]))
+    unknown = set(kinds) - {FULL, SLIDING}
+    if unknown:
+        raise ValueError(
+            f"focus attention composes with full and sliding-window layers only; the model has "
+            f"{sorted(unknown)}: train it dense (MaskCoverage schedule 'none')."
+        )
+    return kinds
+
+
+def windowed(mask: Tensor, config: PreTrainedConfig, kind: str) -> Tensor:
+    """The (B, 1, L, L) bool mask as a layer of attention ``kind`` sees it: unchanged for global
+    layers; within the config's window (and always the token itself) for sliding ones."""
+    if kind == FULL:
+        return mask
+    positions = torch.arange(mask.shape[-1], device=mask.device)
+    queries, keys = positions[:, None], positions[None, :]
+    window = sliding_window_overlay(config.sliding_window)(None, None, queries, keys)
+    return (mask & window) | (queries == keys)
+
+
+def additive(mask: Tensor, dtype: torch.dtype) -> Tensor:
+    """What eager attention adds to its scores for a bool mask: 0 to attend, the minimum not to."""
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(
+        ~mask, torch.finfo(dtype).min
+    )
+
+
 def _check_attention(model: PreTrainedModel | None) -> None:
     if model is None:
         return
@@ -130,11 +171,12 @@ class FocusAttentionMixin:
     _focus_step: int = -1
     _focus_micro: int = 0
 
-    def focus_attention_mask(self, batch: Mapping[str, Tensor]) -> Tensor:
+    def focus_attention_mask(self, batch: Mapping[str, Tensor]) -> Tensor | dict[str, Tensor]:
         """What to pass as ``attention_mask=`` to the HF model for this batch.
 
         Training with coverage > 0 and some focus rows, or packed rows (``segment_ids``): the
-        (B, 1, L, L) mask (bool for SDPA, additive float for eager). Otherwise (eval / inference /
+        (B, 1, L, L) mask (bool for SDPA, additive float for eager), one per layer type for a
+        model that mixes sliding-window and global layers. Otherwise (eval / inference /
         c == 0 / no focus rows) the plain 2-D ``batch["attention_mask"]``, so the model is exactly
         dense.
         """
@@ -162,22 +204,17 @@ class FocusAttentionMixin:
     def _focus_model(self) -> PreTrainedModel | None:
         return next((m for m in self.modules() if isinstance(m, PreTrainedModel)), None)
 
-    def _focus_mask_for_model(self, mask: Tensor) -> Tensor:
-        """Fit the bool mask to the model's attention (no HF model: torch SDPA's convention)."""
+    def _focus_mask_for_model(self, mask: Tensor) -> Tensor | dict[str, Tensor]:
+        """Fit the bool mask to the model's layers and attention (no HF model: torch SDPA's
+        convention): one mask, or one per layer type for a model that mixes them."""
         model = self._focus_model()
         if model is None:
             return mask
         _check_attention(model)
-        window = getattr(model.config, "sliding_window", None)
-        if window is not None and mask.shape[-1] > window:
-            raise ValueError(
-                f"sequence length {mask.shape[-1]} exceeds the model's sliding window {window}: "
-                "the focus mask replaces the model's own mask and has no window."
-            )
-        if model.config._attn_implementation == "eager":
-            additive = torch.zeros(mask.shape, dtype=model.dtype, device=mask.device)
-            return additive.masked_fill_(~mask, torch.finfo(model.dtype).min)
-        return mask
+        per_type = {kind: windowed(mask, model.config, kind) for kind in layer_types(model.config)}
+        eager = model.config._attn_implementation == "eager"
+        fitted = {kind: additive(m, model.dtype) if eager else m for kind, m in per_type.items()}
+        return next(iter(fitted.values())) if len(fitted) == 1 else fitted
 
     def _focus_generator(self, device: torch.device) -> torch.Generator:
         """A fresh draw per micro-batch, replayed identically by a resumed or re-seeded run."""

@@ -322,10 +322,3 @@ def test_attention_that_cannot_take_the_mask_is_refused() -> None:
         module.check_focus_attention_support()
     with pytest.raises(ValueError, match="attn_implementation"):
         module.focus_attention_mask(batch)
-
-
-def test_sequences_longer_than_the_sliding_window_are_refused() -> None:
-    batch = htl_batch([(10, 6, 5)], side="right")
-    module = Focused(tiny_model("mistral", sliding_window=16), coverage=1.0).train()
-    with pytest.raises(ValueError, match="sliding window"):
-        module.focus_attention_mask(batch)

@@ -1,4 +1,5 @@
-"""Building the wrapped causal LM: from the hub, a folder, a GGUF file, or a config from scratch."""
+"""Building the wrapped causal LM: from the hub, a folder, a GGUF file, or a config from scratch;
+loading an SFT checkpoint's weights into it."""
 
 from __future__ import annotations
 
@@ -102,3 +103,28 @@ def add_lora(network: PreTrainedModel, options: LoraOptions, new_token_ids: list
         task_type="CAUSAL_LM",
     )
     return get_peft_model(network, config)
+
+
+def load_policy_weights(model: torch.nn.Module, path: str) -> None:
+    """Loads the ``model.*`` weights of an SFTModule Lightning checkpoint into ``model``."""
+    # A Lightning checkpoint holds the run's hyper-parameters (dataclasses), not only tensors.
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    weights = {
+        key.removeprefix("model."): value
+        for key, value in state.get("state_dict", {}).items()
+        if key.startswith("model.")
+    }
+    if not weights:
+        raise ValueError(f"{path}: no `model.*` weights; is it an SFTModule checkpoint?")
+    if any("lora_" in key for key in weights):
+        raise ValueError(
+            f"{path} holds LoRA adapters: export it to a Hugging Face folder first "
+            "(python export.py <ckpt> <folder>) and start from `pretrained: <folder>`"
+        )
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as error:
+        raise ValueError(
+            f"{path} does not fit this model (same model_config and tokenizer as the SFT run?): "
+            f"{error}"
+        ) from error

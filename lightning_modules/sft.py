@@ -9,7 +9,7 @@ import lightning as L
 import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from peft import PeftModel
-from transformers import PreTrainedTokenizerBase, get_scheduler
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_scheduler
 
 from datamodules.formats import SolutionFormat
 from generation.engine import GenerationEngine
@@ -56,13 +56,11 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
         self.save_hyperparameters(ignore=["tokenizer", "format"])
         self.tokenizer, self.format = tokenizer, format
         self.optimization = optimization
-        self.model, new_token_ids = build_causal_lm(
-            network.pretrained, network.model_config, tokenizer, network.attn_implementation
-        )
+        self.model, trained_rows = self.starting_network(network)
         if network.gradient_checkpointing:
             self.model.gradient_checkpointing_enable({"use_reentrant": False})
         if network.lora is not None:
-            self.model = add_lora(self.model, network.lora, new_token_ids)
+            self.model = add_lora(self.model, network.lora, trained_rows)
         # from_pretrained returns the network in eval mode and Lightning keeps the mode it finds:
         # training must see dropout where the model has it (evaluation loops switch to eval).
         self.model.train()
@@ -78,6 +76,14 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
         # and per-split behaviour prevalence and answer length by correctness.
         self.evaluation = torch.nn.ModuleDict()
         self.behaviours = torch.nn.ModuleDict()
+
+    def starting_network(self, network: NetworkOptions) -> tuple[PreTrainedModel, list[int]]:
+        """The network LoRA wraps, and the embedding rows LoRA keeps trainable (those of the
+        tokens added for the format). A subclass that starts from other weights loads them here,
+        before the adapters exist (``self.hparams`` holds its arguments already)."""
+        return build_causal_lm(
+            network.pretrained, network.model_config, self.tokenizer, network.attn_implementation
+        )
 
     @property
     def sandbox(self) -> SandboxPool:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from rl.options import PPOOptions
+
 
 def gae(
     rewards: Tensor, values: Tensor, action_mask: Tensor, gamma: float, lam: float
@@ -63,3 +65,24 @@ def leave_one_out_advantages(scores: Tensor, group_size: int) -> Tensor:
     groups = grouped(scores, group_size)
     others = (groups.sum(1, keepdim=True) - groups) / (group_size - 1)
     return (groups - others).view(-1)
+
+
+def estimate_advantages(
+    options: PPOOptions,
+    rewards: Tensor,
+    values: Tensor | None,
+    action_mask: Tensor,
+    group_size: int,
+) -> tuple[Tensor, Tensor | None]:
+    """Per-token advantages of ``options.advantage``'s estimator, and the value targets (GAE
+    only). ``grpo`` and ``rloo`` baseline each sequence's return (its summed rewards) within its
+    prompt's group and give that advantage to every action of the sequence."""
+    if options.advantage == "gae":
+        if values is None:
+            raise ValueError("advantage 'gae' needs the critic's values")
+        return gae(rewards, values, action_mask, options.gamma, options.lam)
+    if options.advantage == "grpo":
+        sequences = group_normalized_advantages(rewards.sum(1), group_size, options.scale_rewards)
+    else:
+        sequences = leave_one_out_advantages(rewards.sum(1), group_size)
+    return torch.where(action_mask, sequences[:, None], 0.0), None

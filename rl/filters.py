@@ -1,6 +1,7 @@
 """Which rollouts enter the loss: the filters peers use to keep rollouts without signal, or with
 a misleading one, out of the update. Each returns a (B,) bool tensor, True for the rollouts it
-leaves out; the module masks their tokens (they still count in group baselines, as in TRL)."""
+leaves out; :func:`left_out` combines the enabled ones, whose rollouts lose their tokens from the
+loss (they still count in group baselines, as in TRL)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from generation.engine import Rollout
 from metrics.answers import extract_text_answer
 from metrics.verification import closing_words
 from rl.advantages import grouped
+from rl.options import PPOOptions
 
 
 def uniform_groups(scores: Tensor, group_size: int) -> Tensor:
@@ -49,3 +51,29 @@ def void_turns(
 ) -> Tensor:
     """:func:`has_void_turn` of each rollout."""
     return torch.tensor([has_void_turn(format, r) for r in rollouts], device=device)
+
+
+def left_out(
+    options: PPOOptions,
+    format: SolutionFormat,
+    rollouts: Sequence[Rollout],
+    scores: Tensor,
+    group_size: int,
+) -> tuple[Tensor, dict[str, float]]:
+    """The rollouts the filters ``options`` enables keep out of the loss, and the share of each
+    (``rollout/{filter}_fraction``, and ``rollout/loss_fraction``: the share that stays)."""
+    device = scores.device
+    filters = {
+        "truncated": (options.mask_truncated_completions, lambda: truncated(rollouts, device)),
+        "void_turn": (options.mask_void_turns, lambda: void_turns(format, rollouts, device)),
+        "uniform_group": (options.dynamic_sampling, lambda: uniform_groups(scores, group_size)),
+    }
+    out = torch.zeros(len(rollouts), dtype=torch.bool, device=device)
+    shares = {}
+    for name, (enabled, find) in filters.items():
+        if enabled:
+            hit = find()
+            out |= hit
+            shares[f"rollout/{name}_fraction"] = hit.float().mean().item()
+    shares["rollout/loss_fraction"] = 1.0 - out.float().mean().item()
+    return out, shares

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from checks import require_at_least
-from rl.kl import KLEstimator
+from rl.kl import KLController, KLEstimator
 
 Advantage = Literal["gae", "grpo", "rloo"]
 ADVANTAGES: tuple[Advantage, ...] = ("gae", "grpo", "rloo")
@@ -128,3 +128,7 @@ class PPOOptions:
             raise ValueError(f"epsilon_high must be positive, got {self.epsilon_high}")
         if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.lam <= 1.0):
             raise ValueError(f"gamma and lam must be in [0, 1], got {self.gamma}, {self.lam}")
+
+    def kl_controller(self) -> KLController:
+        """The KL coefficient's controller, at its starting value."""
+        return KLController(self.kl_coef, self.adaptive_kl, self.kl_target, self.kl_horizon)

@@ -144,3 +144,16 @@ def load_reward_function(path: str) -> RewardFunction:
     if not callable(function):
         raise ValueError(f"reward_function {path!r} is not callable")
     return function
+
+
+def reward_for(
+    format: SolutionFormat,
+    matcher: AnswerMatcher,
+    table: ErrorAssessmentTable | None = None,
+    function: str | None = None,
+) -> RewardFunction:
+    """The function named by import path ``function`` when given, else HTL's reward (with
+    ``table``'s values) graded by ``matcher`` as evaluation grades."""
+    if function:
+        return load_reward_function(function)
+    return ErrorAssessmentReward(format, matcher, table)

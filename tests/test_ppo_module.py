@@ -181,8 +181,8 @@ def test_log_probabilities_do_not_depend_on_left_padding() -> None:
         torch.tensor([[PAD, PAD, BOS, TEXT]]), torch.tensor([[0, 0, 1, 1]]), rollout, PAD
     )
     with torch.no_grad():
-        expected, expected_values, _ = module._response_outputs(bare, focus=False, values=True)
-        logprobs, values, _ = module._response_outputs(padded, focus=False, values=True)
+        expected, expected_values, _ = module.policy.outputs(bare, values=True)
+        logprobs, values, _ = module.policy.outputs(padded, values=True)
     torch.testing.assert_close(logprobs, expected)
     torch.testing.assert_close(values, expected_values)
     assert torch.all(logprobs < 0)
@@ -201,8 +201,8 @@ def test_focus_attention_hides_the_question_from_the_program_tokens_only() -> No
         CODE,
     )
     with torch.no_grad():
-        dense = module._response_outputs(batch, focus=False)[0]
-        focused = module._response_outputs(batch, focus=True)[0]
+        dense = module.policy.outputs(batch).logprobs
+        focused = module.policy.outputs(batch, focus=True).logprobs
     # tokens 5 and <Code> are predicted before the program starts; 8, 9, EOS from within it
     torch.testing.assert_close(focused[:, :2], dense[:, :2])
     assert not torch.allclose(focused[:, 2:], dense[:, 2:])

@@ -10,13 +10,16 @@ from __future__ import annotations
 import pytest
 import torch
 
+from datamodules.formats import HTLFormat
 from generation.engine import Rollout
-from lightning_modules.ppo import summarize
 from rl.advantages import gae
 from rl.experience import assemble_rollouts
+from rl.experience_maker import ExperienceMaker
 from rl.losses import clipped_policy_loss, clipped_value_loss, loss_weights
 from rl.masked import masked_whiten
+from rl.options import PPOOptions
 from rl.rewards import ScoredRollouts
+from rl.update import summarize
 from tests.test_ppo_module import (
     BOS,
     EOS,
@@ -98,7 +101,7 @@ def test_the_value_loss_reaches_the_trunk_only_once_the_head_has_weights() -> No
         [Rollout(0, "", [5, 6, EOS], [True] * 3)],
         PAD,
     )
-    _, values, _ = module._response_outputs(batch, focus=True, values=True)
+    _, values, _ = module.policy.outputs(batch, focus=True, values=True)
     mask = batch.action_mask
     clipped_value_loss(values, values.detach(), torch.ones(1, 3), mask, 0.2).loss.backward()
     trunk = [p.grad for p in module.model.parameters() if p.grad is not None]
@@ -108,11 +111,13 @@ def test_the_value_loss_reaches_the_trunk_only_once_the_head_has_weights() -> No
 
 def test_old_log_probabilities_are_those_of_the_update_pass() -> None:
     # Same mask, same (absent) dropout: before any step the PPO ratio is exactly 1.
-    module = toy_module("gae").train()
+    policy = toy_module("gae").train().policy
+    maker = ExperienceMaker(PPOOptions(), HTLFormat(), 1, max_new_tokens=3, pad_token_id=PAD)
     rollouts = [Rollout(0, "", [5, 6, EOS], [True] * 3), Rollout(1, "", [7, 8, 9], [True] * 3)]
     with torch.no_grad():
-        experience, _ = module._experience(prompt_batch(2), rollouts, ScoredRollouts([1, 0], {}))
-        logprobs, values, _ = module._response_outputs(experience.batch, focus=True, values=True)
+        scored = ScoredRollouts([1, 0], {})
+        experience, _ = maker(policy, prompt_batch(2), rollouts, scored, kl_coef=0.01)
+        logprobs, values, _ = policy.outputs(experience.batch, focus=True, values=True)
     torch.testing.assert_close(logprobs, experience.old_logprobs)
     torch.testing.assert_close(values, experience.old_values)
 

@@ -9,13 +9,14 @@ import torch
 from datamodules.formats import HTLFormat, LCEFormat, MarkdownFormat
 from generation.engine import Rollout
 from rl.advantages import group_normalized_advantages
+from rl.experience_maker import ExperienceMaker
 from rl.filters import has_void_turn, truncated, uniform_groups
 from rl.losses import clipped_policy_loss, loss_weights
 from rl.masked import explained_variance, first_selected, masked_summary
 from rl.options import PPOOptions
 from rl.rewards import ScoredRollouts
 from rl.shaping import overlong_penalty
-from tests.test_ppo_module import EOS, prompt_batch, toy_module
+from tests.test_ppo_module import EOS, PAD, prompt_batch, toy_module
 
 # Two responses of 3 and 1 loss tokens (the fourth column is padding), token losses 1 2 3 | 4.
 MASK = torch.tensor([[True, True, True, False], [True, False, False, False]])
@@ -180,8 +181,14 @@ def test_options_are_checked() -> None:
         toy_module("gae", samples=1, dynamic_sampling=True)
 
 
+def experience_maker(group_size: int, **options: object) -> ExperienceMaker:
+    """Turns toy rollouts (budget 3 tokens) into experience with the given ``ppo`` settings."""
+    return ExperienceMaker(PPOOptions(**options), HTLFormat(), group_size, 3, PAD)
+
+
 def test_filtered_rollouts_leave_the_loss_and_their_shares_are_logged() -> None:
-    module = toy_module("grpo", samples=2, dynamic_sampling=True, mask_truncated_completions=True)
+    options = {"advantage": "grpo", "dynamic_sampling": True, "mask_truncated_completions": True}
+    maker = experience_maker(2, **options)
     rollouts = [
         Rollout(0, "", [5, EOS], [True, True]),
         Rollout(0, "", [6, EOS], [True, True]),
@@ -190,8 +197,8 @@ def test_filtered_rollouts_leave_the_loss_and_their_shares_are_logged() -> None:
     ]
     # prompt 0: both scored 1 (a uniform group); prompt 1: 1 and 0, the second one truncated
     scored = ScoredRollouts([1.0, 1.0, 1.0, 0.0], {})
-    with torch.no_grad():
-        experience, diagnostics = module._experience(prompt_batch(2), rollouts, scored)
+    policy = toy_module(samples=2, **options).policy
+    experience, diagnostics = maker(policy, prompt_batch(2), rollouts, scored, kl_coef=0.01)
     assert experience.loss_mask.any(1).tolist() == [False, False, True, False]
     assert experience.loss_mask.sum().item() == 2
     assert diagnostics["rollout/uniform_group_fraction"] == pytest.approx(0.5)
@@ -202,13 +209,12 @@ def test_filtered_rollouts_leave_the_loss_and_their_shares_are_logged() -> None:
 
 
 def test_overlong_shaping_lowers_the_score_the_advantages_see() -> None:
-    module = toy_module("rloo", samples=2, soft_punish_cache=2, whiten_advantages=False)
-    module.kl_controller.value = 0.0  # the scores alone
+    maker = experience_maker(2, advantage="rloo", soft_punish_cache=2, whiten_advantages=False)
     rollouts = [Rollout(0, "", [5, EOS], [True, True]), Rollout(0, "", [5, 6, 7], [True] * 3)]
-    with torch.no_grad():
-        experience, diagnostics = module._experience(
-            prompt_batch(1), rollouts, ScoredRollouts([1.0, 1.0], {})
-        )
+    scored = ScoredRollouts([1.0, 1.0], {})
+    policy = toy_module("rloo", samples=2).policy
+    # no KL penalty: the scores alone
+    experience, diagnostics = maker(policy, prompt_batch(1), rollouts, scored, kl_coef=0.0)
     # budget 3, cache 2: 2 tokens cost 0.5, 3 tokens 1; RLOO: 0.5 - 0 and 0 - 0.5
     assert experience.advantages[:, 0].tolist() == pytest.approx([0.5, -0.5])
     assert diagnostics["reward/overlong_penalty"] == pytest.approx(-0.75)

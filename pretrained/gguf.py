@@ -13,7 +13,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+from gguf import GGUFReader
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GgufConfig,
+    PreTrainedTokenizerBase,
+)
 
 from pretrained.cache import cache_root
 
@@ -51,7 +57,7 @@ def cached_hf_folder(gguf_path: str) -> Path:
             **location, quantization_config=GgufConfig(dequantize=True)
         )
         model.save_pretrained(staging)
-        AutoTokenizer.from_pretrained(**location).save_pretrained(staging)
+        gguf_tokenizer(path).save_pretrained(staging)
         try:
             staging.rename(folder)
         except OSError:  # another process finished first; its folder is as good as ours
@@ -60,3 +66,14 @@ def cached_hf_folder(gguf_path: str) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def gguf_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+    """The file's tokenizer (vocabulary and chat template, when it has one), adding BOS when the
+    file's ``tokenizer.ggml.add_bos_token`` says so: transformers' reader drops that flag, and
+    Gemma 3 without its leading ``<bos>`` only repeats itself under plain ``tokenizer(text)``."""
+    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    field = GGUFReader(path).fields.get("tokenizer.ggml.add_bos_token")
+    if field is not None and field.contents():
+        tokenizer.add_bos_token = True
+    return tokenizer

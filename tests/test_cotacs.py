@@ -28,7 +28,7 @@ from program_search.programs import (
 )
 from program_search.search import SearchOptions, search, split_examples
 from program_search.vote import apply_programs, majority_vote
-from tests.test_generation_rounds import tiny_llama
+from tests.tiny_models import engine_llama
 
 FORMAT = CoGEXFormat()
 RIGHT = Program("def count(text):\n    return {'answer': count_words(text)}", "count")
@@ -143,7 +143,7 @@ def test_the_search_is_a_function_of_its_seed() -> None:
 
 
 def test_sampling_through_the_model_is_seeded(tokenizer) -> None:
-    generate = TextGenerator(tiny_llama(len(tokenizer)), tokenizer, FORMAT, batch_size=1)
+    generate = TextGenerator(engine_llama(len(tokenizer)), tokenizer, FORMAT, batch_size=1)
     prompts = [FORMAT.prompt(example.sample()) for example in examples(2)]
     prompts = [prompts[0], prompts[0], prompts[1]]
     options = GenerationOptions(12, do_sample=True, temperature=0.7, seed=5)
@@ -206,7 +206,7 @@ def scripted_generator(tokenizer, task: list[TaskExample]) -> TextGenerator:
     forcing = ScriptedLogits(
         dict(zip(keys, scripts)), tokenizer.pad_token_id, tokenizer.eos_token_id
     )
-    model = tiny_llama(len(tokenizer))
+    model = engine_llama(len(tokenizer))
     return TextGenerator(model, tokenizer, FORMAT, batch_size=4, logits_processors=[forcing])
 
 

@@ -24,12 +24,12 @@ from generation.scripted import ScriptedLogits
 from metrics.cascade import Solver
 from metrics.harvest import Candidate, Decisions, Harvest, NewProblems, VerifiedSolutions
 from sandbox import SandboxOptions, SandboxPool
-from tests.test_generation_rounds import tiny_llama
+from tests.tiny_models import engine_llama
 
 
 @pytest.fixture(scope="module")
 def model(tokenizer):  # type: ignore[no-untyped-def]
-    return tiny_llama(len(tokenizer))
+    return engine_llama(len(tokenizer))
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from datamodules.tokenizer import add_format_tokens
 from generation.engine import GenerationEngine, GenerationOptions
 from generation.scripted import ScriptedLogits
 from sandbox import SandboxOptions, SandboxPool
-from tests.test_generation_rounds import tiny_llama
+from tests.tiny_models import engine_llama
 
 SCRIPTS = [
     "<|code|>x = 1<|endofblock|><|code|>print(x)<|endofblock|><|endofmessage|>",
@@ -33,7 +33,7 @@ def rollout_on_rank(rank: int, port: int, results: Path, tokenizer_folder: Path)
     dist.init_process_group("gloo", f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
     add_format_tokens(tokenizer, LCEFormat().special_tokens)
-    model = tiny_llama(len(tokenizer))
+    model = engine_llama(len(tokenizer))
     forwards = []
     model.register_forward_pre_hook(lambda *_: forwards.append(1))
 

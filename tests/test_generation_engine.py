@@ -12,14 +12,14 @@ from datamodules.formats import HTLFormat, LCEFormat
 from datamodules.sample import Sample
 from generation.engine import GenerationEngine, GenerationOptions, Rollout
 from sandbox import SandboxOptions, SandboxPool
-from tests.test_generation_rounds import tiny_llama
+from tests.tiny_models import engine_llama
 
 QUESTIONS = ["Ann has 3 apples and buys 4 more.", "What is 2 times 12?"]
 
 
 @pytest.fixture(scope="module")
 def model(tokenizer) -> LlamaForCausalLM:
-    return tiny_llama(len(tokenizer))
+    return engine_llama(len(tokenizer))
 
 
 @pytest.fixture(scope="module")

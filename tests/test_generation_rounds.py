@@ -12,6 +12,7 @@ from datamodules.sample import Sample
 from generation.engine import GenerationEngine, GenerationOptions, Rollout
 from generation.scripted import ScriptedLogits
 from sandbox import SandboxOptions, SandboxPool
+from tests.tiny_models import engine_llama
 
 TWO_BLOCKS = (
     "<|text|>Set x.<|endofblock|><|code|>x = 1<|endofblock|>"
@@ -21,10 +22,8 @@ ONE_TEXT = "<|text|>The answer is 5.<|endofblock|><|endofmessage|>"
 
 
 @pytest.fixture(scope="module")
-def model(tokenizer, tiny_llama) -> LlamaForCausalLM:
-    """A random two-layer Llama with grouped-query attention."""
-    wider = {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4}
-    return tiny_llama(len(tokenizer), seed=1, num_hidden_layers=2, **wider).eval()
+def model(tokenizer) -> LlamaForCausalLM:
+    return engine_llama(len(tokenizer))
 
 
 @pytest.fixture(scope="module")

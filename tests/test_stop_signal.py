@@ -21,7 +21,7 @@ from main import command_line
 from sandbox import SandboxOptions, SandboxPool
 from tests.test_cli import tiny_run
 from tests.test_generation_engine import prompts
-from tests.test_generation_rounds import tiny_llama
+from tests.tiny_models import engine_llama
 
 MAX_NEW_TOKENS = 24
 TERMINATE_AT_STEP = 3
@@ -61,7 +61,7 @@ class TerminateDuringGeneration(L.Callback):
 
 
 def test_interrupt_runs_between_decoding_steps_and_abandons_the_rollout(tokenizer) -> None:
-    model = tiny_llama(len(tokenizer))
+    model = engine_llama(len(tokenizer))
 
     def rollout(engine: GenerationEngine) -> list[Rollout]:
         batch = prompts(HTLFormat(), tokenizer)

@@ -36,6 +36,9 @@ class NetworkOptions:
         focus_sinks: leading tokens that stay visible to the program under focus attention.
         lora: LoRA adapters instead of full fine-tuning.
         gradient_checkpointing: recompute activations in backward to save memory.
+        loss_chunk: labelled positions per chunk of the LM head and cross-entropy
+            (``lightning_modules/lm_loss.py``), so the batch's logits are never all held: for
+            large vocabularies (Gemma 3's 262k). None computes them at once, as transformers does.
     """
 
     pretrained: str | None = None
@@ -44,6 +47,7 @@ class NetworkOptions:
     focus_sinks: int = 4
     lora: LoraOptions | None = None
     gradient_checkpointing: bool = False
+    loss_chunk: int | None = None
 
 
 @dataclass(frozen=True)

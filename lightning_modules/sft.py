@@ -14,6 +14,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_scheduler
 from datamodules.formats import SolutionFormat
 from generation.engine import GenerationEngine
 from lightning_modules.focus_attention import FocusAttentionMixin
+from lightning_modules.lm_loss import causal_lm_loss
 from lightning_modules.models import add_lora, build_causal_lm
 from lightning_modules.options import EvaluationOptions, NetworkOptions, OptimizationOptions
 from lightning_modules.sharding import ShardedModelMixin
@@ -65,6 +66,7 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
         # training must see dropout where the model has it (evaluation loops switch to eval).
         self.model.train()
         self.focus_sinks = network.focus_sinks
+        self.loss_chunk = network.loss_chunk
         self.evaluation_options = evaluation
         self.engine = GenerationEngine(evaluation.generation, interrupt=self.stop_if_terminated)
         self.sandbox_options = evaluation.sandbox
@@ -135,14 +137,10 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
             self.logger.log_metrics({f"data/{key}": value for key, value in stats.items()}, 0)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        output = self.model(
-            input_ids=batch["input_ids"],
-            attention_mask=self.focus_attention_mask(batch),
-            position_ids=batch.get("position_ids"),  # packed rows restart them per sample
-            labels=batch["labels"],
-        )
-        self.log("train/loss", output.loss, prog_bar=True)
-        return output.loss
+        mask = self.focus_attention_mask(batch)
+        loss = causal_lm_loss(self.model, batch, mask, self.loss_chunk)
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> list[dict[str, Any]]:
         return self._evaluate(batch, batch_idx, "val")

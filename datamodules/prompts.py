@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from datamodules.curriculum import MixedGroupCurriculum
 from datamodules.encoding import collate_prompts, encode_many
 from datamodules.sample import Problems, Sample
 from datamodules.sft import SFTDataModule
@@ -31,7 +32,24 @@ class PromptDataModule(SFTDataModule):
     Same arguments as ``SFTDataModule`` (``main.py`` links the tokenizer and format the same
     way); ``batch_size`` counts prompts per rollout batch (each sampled ``num_samples`` times).
     Training samples need a gold ``answer``; their solutions, if any, are not used.
+
+    Args:
+        curriculum_floor: set, the prompts are drawn by a :class:`MixedGroupCurriculum` over the
+            samples' ``dataset`` (fed by ``callbacks.curriculum.CurriculumFeedback``), this share
+            of draws spread evenly; None: a plain shuffle.
+        curriculum_decay: the curriculum's memory per observed group.
     """
+
+    def __init__(
+        self,
+        *args: Any,
+        curriculum_floor: float | None = None,
+        curriculum_decay: float = 0.9,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.curriculum_floor, self.curriculum_decay = curriculum_floor, curriculum_decay
+        self.curriculum: MixedGroupCurriculum | None = None
 
     def setup(self, stage: str) -> None:
         if stage != "fit":
@@ -47,6 +65,11 @@ class PromptDataModule(SFTDataModule):
                 f"(first: {unanswered[0]!r})"
             )
         self.train_prompts = self._prompt_examples(kept)
+        if self.curriculum_floor is not None:
+            sources = [example.sample.dataset for example in self.train_prompts]
+            self.curriculum = MixedGroupCurriculum(
+                sources, self.curriculum_floor, self.curriculum_decay, seed=torch.initial_seed()
+            )
 
     def _prompt_examples(self, samples: Sequence[Sample]) -> list[PromptExample]:
         prompts = encode_many([self.format.prompt(sample) for sample in samples], self.tokenizer)
@@ -56,15 +79,28 @@ class PromptDataModule(SFTDataModule):
         ]
 
     def train_dataloader(self) -> DataLoader:
+        order = {"sampler": self.curriculum} if self.curriculum else {"shuffle": True}
         return DataLoader(
             self.train_prompts,
             batch_size=self.batch_size,
-            shuffle=True,
             drop_last=True,
+            **order,
             num_workers=self.num_workers,
             collate_fn=partial(collate_prompt_examples, pad_token_id=self.tokenizer.pad_token_id),
             persistent_workers=self.num_workers > 0,
         )
+
+    def state_dict(self) -> dict[str, Any]:
+        """The curriculum's rates and draws, beside what ``SFTDataModule`` saves."""
+        state = super().state_dict()
+        if self.curriculum is not None:
+            state["curriculum"] = self.curriculum.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        if "curriculum" in state_dict and self.curriculum is not None:
+            self.curriculum.load_state_dict(state_dict["curriculum"])
 
 
 def collate_prompt_examples(examples: Sequence[PromptExample], pad_token_id: int) -> dict[str, Any]:

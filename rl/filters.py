@@ -22,9 +22,14 @@ def uniform_groups(scores: Tensor, group_size: int) -> Tensor:
     """DAPO's dynamic sampling (arXiv 2503.14476): the rollouts of every prompt whose samples
     all scored the same; a group baseline gives them zero advantage, so they only dilute the
     batch."""
+    return (~mixed_groups(scores, group_size)).repeat_interleave(group_size)
+
+
+def mixed_groups(scores: Tensor, group_size: int) -> Tensor:
+    """Per prompt: did its samples' scores differ? Only such a group has a non-zero group
+    advantage: the signal an RL curriculum steers toward (``datamodules/curriculum.py``)."""
     groups = grouped(scores, group_size)
-    uniform = (groups == groups[:, :1]).all(1, keepdim=True)
-    return uniform.expand_as(groups).reshape(-1)
+    return (groups != groups[:, :1]).any(1)
 
 
 def truncated(rollouts: Sequence[Rollout], device: torch.device | None = None) -> Tensor:

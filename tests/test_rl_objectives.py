@@ -10,7 +10,7 @@ from datamodules.formats import HTLFormat, LCEFormat, MarkdownFormat
 from generation.engine import Rollout
 from rl.advantages import group_normalized_advantages
 from rl.experience_maker import ExperienceMaker
-from rl.filters import has_void_turn, truncated, uniform_groups
+from rl.filters import has_void_turn, mixed_groups, truncated, uniform_groups
 from rl.losses import clipped_policy_loss, loss_weights
 from rl.masked import explained_variance, first_selected, masked_summary
 from rl.options import PPOOptions
@@ -102,6 +102,8 @@ def test_scale_rewards_off_keeps_the_plain_deviation_from_the_group_mean() -> No
 def test_dynamic_sampling_finds_the_groups_that_all_scored_alike() -> None:
     scores = torch.tensor([1.0, 1.0, 1.0, 0.5, 1.0, 1.0, -1.0, -1.0, -1.0])
     assert uniform_groups(scores, 3).tolist() == [True] * 3 + [False] * 3 + [True] * 3
+    # one sample per prompt (GAE's rollouts): no group is mixed, and asking is no error
+    assert mixed_groups(scores, 1).tolist() == [False] * 9
 
 
 def test_truncated_completions_are_the_ones_the_budget_cut() -> None:

@@ -37,7 +37,7 @@ from lightning_modules.options import EvaluationOptions, NetworkOptions, Optimiz
 from lightning_modules.sft import SFTModule
 from rl.diagnostics import rollout_metrics, rollout_text
 from rl.experience_maker import ExperienceMaker
-from rl.filters import mixed_groups
+from rl.filters import group_outcomes
 from rl.kl import KLController
 from rl.options import PPOOptions
 from rl.policy import Policy, disable_dropout, evaluation_mode, value_head
@@ -135,8 +135,7 @@ class PPOModule(SFTModule):
         )
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
-        """One rollout batch: sample, score, make experience, update; returns each prompt's
-        source and whether its group's scores were mixed (``callbacks.curriculum``)."""
+        """One rollout batch; returns each prompt's group outcome (``callbacks.curriculum``)."""
         began = time.perf_counter()
         rollouts = self._sample(batch)
         sampled = time.perf_counter()
@@ -165,8 +164,7 @@ class PPOModule(SFTModule):
             )
         if batch_idx % self.trainer.log_every_n_steps == 0:
             self._log_rollouts(samples, rollouts, scored)
-        mixed = mixed_groups(torch.tensor(scored.scores), self.rollout_options.num_samples)
-        return {"groups": [(s.dataset, bool(m)) for s, m in zip(samples, mixed, strict=True)]}
+        return {"groups": group_outcomes(samples, scored.scores, self.rollout_options.num_samples)}
 
     def _sample(self, batch: dict[str, Any]) -> list[Rollout]:
         """Rollouts from the current policy, with a fresh sampling seed per batch and rank."""

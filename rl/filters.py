@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from datamodules.formats import SolutionFormat
+from datamodules.sample import Sample
 from generation.engine import Rollout
 from metrics.answers import extract_text_answer
 from metrics.verification import closing_words
@@ -27,12 +28,21 @@ def uniform_groups(scores: Tensor, group_size: int) -> Tensor:
 
 def mixed_groups(scores: Tensor, group_size: int) -> Tensor:
     """Per prompt: did its samples' scores differ? Only such a group has a non-zero group
-    advantage: the signal an RL curriculum steers toward (``datamodules/curriculum.py``). One
+    advantage: the signal an RL curriculum steers toward (``datamodules/pipeline/curriculum.py``). One
     sample per prompt (GAE) has nothing to differ from: never mixed."""
     if group_size == 1:
         return torch.zeros_like(scores, dtype=torch.bool)
     groups = grouped(scores, group_size)
     return (groups != groups[:, :1]).any(1)
+
+
+def group_outcomes(
+    samples: Sequence[Sample], scores: Sequence[float], group_size: int
+) -> list[tuple[str, bool]]:
+    """Each prompt's source (its ``dataset``) and whether its group was mixed: what
+    ``callbacks.curriculum`` feeds the RL curriculum."""
+    mixed = mixed_groups(torch.tensor(scores), group_size)
+    return [(sample.dataset, bool(m)) for sample, m in zip(samples, mixed, strict=True)]
 
 
 def truncated(rollouts: Sequence[Rollout], device: torch.device | None = None) -> Tensor:

@@ -79,7 +79,7 @@ class PPOUpdate:
         """Backward of the minibatch's loss in micro-batches: the policy loss with the token
         weights of ``loss_type`` over the whole minibatch, the value loss and the entropy as
         token means, each micro-batch weighed by its share of the tokens (so the result is the
-        same as one pass over the whole minibatch)."""
+        same as one pass over the whole minibatch). Rows without a loss token are skipped."""
         options = self.options
         size = options.micro_batch_size or len(minibatch)
         weights = loss_weights(minibatch.loss_mask, options.loss_type, self.max_new_tokens)
@@ -88,7 +88,10 @@ class PPOUpdate:
         total_tokens = minibatch.loss_mask.sum().clamp(min=1)
         sums: dict[str, float] = {"policy_loss": 0.0}
         extremes: dict[str, list[float]] = {"ratio_min": [], "ratio_max": []}
-        for rows in torch.arange(len(minibatch), device=total_tokens.device).split(size):
+        # Rows a filter left out (dynamic sampling, truncation ...) weigh nothing in any loss:
+        # they are not run at all, which is where most of a weak policy's batch goes.
+        active = minibatch.loss_mask.any(1).nonzero().squeeze(1)
+        for rows in active.split(size):
             part = minibatch.select(rows)
             mask = part.loss_mask
             logprobs, values, entropy = policy.outputs(

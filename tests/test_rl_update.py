@@ -92,6 +92,32 @@ def test_micro_batches_give_the_gradient_of_the_whole_minibatch() -> None:
     assert stats[0]["ratio_min"] == pytest.approx(1.0) == stats[0]["ratio_max"]  # not moved yet
 
 
+def test_rows_without_a_loss_token_are_not_run_and_change_no_gradient(monkeypatch) -> None:
+    torch.manual_seed(0)
+    policy, experience, settings = policy_and_experience([1.0, 0.0, 0.5, -1.0], loss_type="grpo")
+    mask = experience.loss_mask.clone()
+    mask[1] = False  # the second rollout left out, as dynamic sampling does
+    experience = replace(experience, loss_mask=mask)
+    run_rows = []
+    outputs = Policy.outputs
+
+    def counted(self: Policy, batch: object, **kwargs: object) -> object:
+        run_rows.append(len(batch))
+        return outputs(self, batch, **kwargs)
+
+    monkeypatch.setattr(Policy, "outputs", counted)
+    gradients = []
+    for minibatch in (experience, experience.select(torch.tensor([0, 2, 3]))):
+        parameters = trained(policy)
+        PPOUpdate(settings, 3).minibatch_step(policy, minibatch, PlainOptimization(parameters))
+        gradients.append([p.grad.clone() for p in parameters])
+        for parameter in parameters:
+            parameter.grad = None
+    assert run_rows == [3, 3]  # the left-out row never reached the policy
+    for with_row, without_row in zip(*gradients):
+        torch.testing.assert_close(with_row, without_row)
+
+
 def test_the_update_steps_once_per_minibatch_and_epoch_with_the_clip_norm() -> None:
     torch.manual_seed(0)
     policy, experience, options = policy_and_experience(

@@ -10,7 +10,7 @@
 
 The model is rebuilt from the run's ``config.yaml`` (beside ``checkpoints/``, or ``--config``)
 with the checkpoint's weights, as ``export.py`` does. Task files are ``.jsonl`` or ``.json`` lists
-of ``{"instruction", "input", "answer"}`` records (``datamodules.cogex_sources``). A mistake in
+of ``{"instruction", "input", "answer"}`` records (``datamodules.sources.cogex``). A mistake in
 the arguments or a file prints one line; ``--debug`` shows the traceback.
 """
 
@@ -25,8 +25,8 @@ from pathlib import Path
 import torch
 
 from cli.errors import run_entry_point
-from datamodules.cogex_sources import TaskExample, embedded_task_examples, read_task_examples
 from datamodules.formats import CoGEXFormat
+from datamodules.sources.cogex import TaskExample, embedded_task_examples, read_task_examples
 from export import rebuild
 from metrics.answers import AnswerMatcher
 from metrics.emulation import answers_match

@@ -21,9 +21,10 @@ from typing import Any, NoReturn
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from cli.errors import HINT, debugging, run_entry_point, summarize
+from cli.moved import upgrade, upgrade_recipe_files
 from cli.suggest import did_you_mean, option_names
 from datamodules.sft import SFTDataModule
-from datamodules.sources import decode_utf8
+from datamodules.sources.base import decode_utf8
 from lightning_modules.sft import SFTModule
 
 DESCRIPTION = (
@@ -95,6 +96,11 @@ class ThinkCodeCLI(LightningCLI):
 
 
 def main(args: list[str] | dict | None = None, run: bool = True) -> ThinkCodeCLI:
+    """The CLI on ``args`` (default: ``sys.argv``). A recipe saved before a class moved, as a
+    file or as the dict ``export.py`` reads, names the class where it is now (``cli.moved``)."""
+    upgrade_recipe_files()
+    if isinstance(args, dict):
+        args = upgrade(args)
     return ThinkCodeCLI(
         SFTModule,
         SFTDataModule,

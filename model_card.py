@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 from transformers import PreTrainedTokenizerBase
 
-from datamodules.encoding import encode_spans
 from datamodules.formats import SolutionFormat
+from datamodules.pipeline.encoding import encode_spans
 from datamodules.sample import Sample
 
 QUESTION = "{question}"  # stands for the user's question in the prompt template
@@ -42,7 +42,7 @@ def joined_text_matches(
     tokenizer: PreTrainedTokenizerBase, format: SolutionFormat, question: str
 ) -> bool:
     """Whether :func:`plain_prompt_ids` gives the ids the project's engine is given (each span
-    tokenized on its own, ``datamodules.encoding``) for ``question``."""
+    tokenized on its own, ``datamodules.pipeline.encoding``) for ``question``."""
     spans = format.prompt(Sample(id="card", dataset="card", question=question))
     return plain_prompt_ids(tokenizer, format, question) == encode_spans(spans, tokenizer).input_ids
 
@@ -103,7 +103,7 @@ def model_card(
         "```",
         "",
         "The project tokenizes each span of the prompt on its own, after the tokenizer's BOS "
-        f"token (`datamodules.encoding.encode_spans`); {ids}",
+        f"token (`datamodules.pipeline.encoding.encode_spans`); {ids}",
         "",
         "## Generate with plain transformers",
         "",

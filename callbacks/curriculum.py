@@ -7,7 +7,7 @@ from typing import Any
 
 import lightning as L
 
-from datamodules.curriculum import MixedGroupCurriculum
+from datamodules.pipeline.curriculum import MixedGroupCurriculum
 
 
 class CurriculumFeedback(L.Callback):

@@ -7,7 +7,7 @@ Three files share the stem of ``path``:
   A kill can only tear the line being written; a resumed run drops that torn tail and
   leaves out of ``predict`` every problem the journal already holds, so no problem is done
   twice or lost.
-- ``path``: every kept sample, in the layout ``datamodules.sources.SampleFile`` reads, written
+- ``path``: every kept sample, in the layout ``datamodules.sources.files.SampleFile`` reads, written
   when the run ends, through a temporary file renamed into place (never half-written).
 - ``<stem>.report.json``: how many problems and generations, how many kept, and the count of
   each rejection reason; written the same way.

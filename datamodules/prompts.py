@@ -10,8 +10,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from datamodules.curriculum import MixedGroupCurriculum
-from datamodules.encoding import collate_prompts, encode_many
+from datamodules.pipeline.curriculum import MixedGroupCurriculum
+from datamodules.pipeline.encoding import collate_prompts, encode_many
 from datamodules.sample import Problems, Sample
 from datamodules.sft import SFTDataModule
 

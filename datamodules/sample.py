@@ -1,7 +1,7 @@
 """The records a problem travels in: ``Sample`` (a problem, and its solution as blocks), which
 every solution source produces and every format renders, and ``Problems``, a batch's samples
 carried to the metrics. CoGEX task instances have their own record
-(``datamodules.cogex_sources.TaskExample``), which becomes a ``Sample`` to be rendered."""
+(``datamodules.sources.cogex.TaskExample``), which becomes a ``Sample`` to be rendered."""
 
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ import lightning as L
 from torch.utils.data import DataLoader, RandomSampler
 from transformers import PreTrainedTokenizerBase
 
-from datamodules.encoding import (
+from datamodules.formats import HTLFormat, SolutionFormat
+from datamodules.pipeline.encoding import (
     EncodedSequence,
     LengthLimit,
     Overlong,
@@ -21,16 +22,13 @@ from datamodules.encoding import (
     collate_training,
     encode_many,
 )
-from datamodules.formats import HTLFormat, SolutionFormat
-from datamodules.packing import (
+from datamodules.pipeline.packing import (
     LengthGroupedBatchSampler,
     PackedRow,
     collate_packed,
     pack_sequences,
 )
-from datamodules.sample import Problems, Sample
-from datamodules.sources import SampleSource, SyntheticProblems
-from datamodules.streaming import (
+from datamodules.pipeline.streaming import (
     Batching,
     Cursor,
     SampleStream,
@@ -39,11 +37,14 @@ from datamodules.streaming import (
     gather_ranks,
     pick_rank,
 )
-from datamodules.tokenizer import (
+from datamodules.pipeline.tokenizer import (
     add_format_tokens,
     load_pretrained_tokenizer,
     train_corpus_tokenizer,
 )
+from datamodules.sample import Problems, Sample
+from datamodules.sources.base import SampleSource
+from datamodules.sources.synthetic import SyntheticProblems
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class SFTDataModule(L.LightningDataModule):
 
     Args:
         train: training samples (default: the embedded arithmetic problems, seed 0); a
-            ``datamodules.streaming.SampleStream`` streams them instead of loading them all
+            ``datamodules.pipeline.streaming.SampleStream`` streams them instead of loading them all
             (tokenized in the dataloader workers, each record once per epoch, resumable mid-epoch).
         val: held-out problems generated and graded during training (default: seed 1).
         test: problems for ``main.py test`` (default: the validation source).

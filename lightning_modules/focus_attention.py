@@ -5,9 +5,9 @@ query rows of the program (``focus_queries``) lose a random fraction ``c`` of th
 question's keys (``focus_keys``), except the first ``sinks`` real tokens of the sequence (attention
 sinks). Everything else is the plain causal + padding mask, so ``c = 0`` is exactly dense.
 
-Packed rows (several samples in one row, ``datamodules/packing.py``) carry ``segment_ids``: the
-mask is then block-diagonal (a token sees only its own sample), the sinks are the first tokens of
-each sample, and it is built even when nothing is masked, since the plain 2-D padding mask would
+Packed rows (several samples in one row, ``datamodules/pipeline/packing.py``) carry ``segment_ids``:
+the mask is then block-diagonal (a token sees only its own sample), the sinks are the first tokens
+of each sample, and it is built even when nothing is masked, since the plain 2-D padding mask would
 let samples see each other.
 
 The mask is a (B, 1, L, L) tensor that transformers passes unchanged to every layer. SDPA takes it

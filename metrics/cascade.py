@@ -19,8 +19,8 @@ from typing import Any, Literal
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from datamodules.encoding import collate_prompts, encode_many
 from datamodules.formats import HTLFormat, SolutionFormat
+from datamodules.pipeline.encoding import collate_prompts, encode_many
 from generation.engine import GenerationEngine, Rollout
 from metrics.answers import AnswerMatcher
 from metrics.verification import SolutionVerifier, Verdict

@@ -1,6 +1,6 @@
 """GSM8K training samples whose programs print the gold answer when run in the sandbox.
 
-``datamodules.gsm8k_htl`` converts solutions as text; this source also runs every converted
+``datamodules.sources.gsm8k_htl`` converts solutions as text; this source also runs every converted
 program and keeps a sample only when its printed answer matches the gold, judged by the same
 extraction and matching that grade generated programs (at GSM8K's exact tolerance, 1e-6).
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from itertools import islice
 
-from datamodules.gsm8k_htl import GSM8KHTL, ConversionError
 from datamodules.sample import Sample
+from datamodules.sources.gsm8k_htl import GSM8KHTL, ConversionError
 from metrics.answers import AnswerMatcher
 from metrics.extraction import extract_program_answer
 from sandbox import SandboxOptions, SandboxPool

@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from functools import partial
 from statistics import mean
 
-from datamodules.cogex_sources import TaskExample
 from datamodules.formats import CoGEXFormat
 from datamodules.formats.cogex import read_direct
+from datamodules.sources.cogex import TaskExample
 from generation.engine import GenerationOptions
 from metrics.answers import AnswerMatcher
 from metrics.emulation import answer_value, answers_match, grade

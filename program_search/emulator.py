@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from datamodules.cogex_sources import TaskExample
 from datamodules.formats import CoGEXFormat, Span
+from datamodules.sources.cogex import TaskExample
 from generation.engine import GenerationOptions
 from metrics.emulation import Reading
 from program_search.generate import Generate

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 from transformers import LogitsProcessor, PreTrainedModel, PreTrainedTokenizerBase
 
-from datamodules.encoding import collate_prompts, encode_many
 from datamodules.formats import SolutionFormat, Span
+from datamodules.pipeline.encoding import collate_prompts, encode_many
 from generation.backend import DecodingBackend, build_backend
 from generation.engine import GenerationEngine, GenerationOptions
 

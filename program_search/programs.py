@@ -10,8 +10,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from datamodules.cogex_sources import TaskExample
 from datamodules.formats import CoGEXFormat
+from datamodules.sources.cogex import TaskExample
 from generation.engine import GenerationOptions
 from program_search.generate import Generate
 

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from checks import require_at_least
-from datamodules.cogex_sources import TaskExample
+from datamodules.sources.cogex import TaskExample
 from metrics.answers import AnswerMatcher
 from metrics.emulation import grade
 from program_search.emulator import Emulator

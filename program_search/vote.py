@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from datamodules.cogex_sources import TaskExample
 from datamodules.formats.cogex import Emulation
+from datamodules.sources.cogex import TaskExample
 from metrics.emulation import Reading
 from metrics.votes import most_given, tally
 from program_search.emulator import Emulator

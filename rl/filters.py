@@ -28,8 +28,8 @@ def uniform_groups(scores: Tensor, group_size: int) -> Tensor:
 
 def mixed_groups(scores: Tensor, group_size: int) -> Tensor:
     """Per prompt: did its samples' scores differ? Only such a group has a non-zero group
-    advantage: the signal an RL curriculum steers toward (``datamodules/pipeline/curriculum.py``). One
-    sample per prompt (GAE) has nothing to differ from: never mixed."""
+    advantage: the signal an RL curriculum steers toward (``datamodules/pipeline/curriculum.py``).
+    One sample per prompt (GAE) has nothing to differ from: never mixed."""
     if group_size == 1:
         return torch.zeros_like(scores, dtype=torch.bool)
     groups = grouped(scores, group_size)

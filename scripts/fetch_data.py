@@ -3,8 +3,8 @@
     python scripts/fetch_data.py --out ../shared/data       # then the recipes' ../shared/data works
     THINKCODE_SHARED_DATA=/path/to/data python -m pytest    # or point the tests at an existing copy
 
-Each set is downloaded with ``datasets`` from the hub copy ``datamodules.benchmarks`` names and
-written where the project reads it (``<out>/benchmarks/<set>/<file>``), rows as the hub gives
+Each set is downloaded with ``datasets`` from the hub copy ``datamodules.sources.benchmarks`` names
+and written where the project reads it (``<out>/benchmarks/<set>/<file>``), rows as the hub gives
 them (the set's adapter reads the hub's field names). Its row count and a checksum of its
 question/answer pairs (as the adapter reads them) are then compared with the copy the project's
 results were measured on (``scripts/data_manifest.json``): some public copies are not that file
@@ -26,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cli.errors import run_entry_point
-from datamodules.benchmarks import (
+from datamodules.sources.benchmarks import (
     BENCHMARKS,
     Benchmark,
     HubSource,

@@ -12,8 +12,8 @@ import pytest
 from transformers import LlamaForCausalLM
 
 from datamodules.formats import HTLFormat, LCEFormat
-from datamodules.synthetic import generate_problems
-from datamodules.tokenizer import add_format_tokens, train_corpus_tokenizer
+from datamodules.generators.synthetic import generate_problems
+from datamodules.pipeline.tokenizer import add_format_tokens, train_corpus_tokenizer
 from tests.tiny_models import build_tiny_llama
 
 # What the tests need from outside the checkout, checked once when a session starts:

@@ -150,7 +150,7 @@ def untrained_test_run(tmp_path: Path, *extra: str) -> dict:
         "--model.init_args.evaluation.generation.max_new_tokens": "8",
         "--data.train.init_args.count": "200",
         "--data.vocab_size": "400",
-        "--data.test": "datamodules.sources.SyntheticProblems",
+        "--data.test": "datamodules.sources.synthetic.SyntheticProblems",
         "--data.test.init_args.count": "5",
         "--data.test.init_args.seed": "1",
         "--trainer.default_root_dir": str(tmp_path),

@@ -9,9 +9,14 @@ from pathlib import Path
 import datasets
 import pytest
 
-from datamodules.benchmarks import BENCHMARKS, BenchmarkProblems, format_number, load_benchmark
 from datamodules.sample import Sample
-from datamodules.sources import DataRecordError
+from datamodules.sources.base import DataRecordError
+from datamodules.sources.benchmarks import (
+    BENCHMARKS,
+    BenchmarkProblems,
+    format_number,
+    load_benchmark,
+)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "benchmarks"
 COUNTS = {

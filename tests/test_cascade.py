@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from datamodules.encoding import collate_prompts, encode_many
 from datamodules.formats import HTLFormat, LCEFormat
 from datamodules.formats.htl import HTLPartFormat
+from datamodules.pipeline.encoding import collate_prompts, encode_many
 from datamodules.sample import Block, Problems, Sample
 from generation.engine import GenerationEngine, GenerationOptions, Rollout
 from metrics.answers import AnswerMatcher

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from datamodules.encoding import encode_spans
 from datamodules.formats import HTLFormat, MarkdownFormat
 from datamodules.formats.chat import ChatFormat
-from datamodules.sources import SyntheticProblems
+from datamodules.pipeline.encoding import encode_spans
+from datamodules.sources.synthetic import SyntheticProblems
 
 SAMPLE = next(iter(SyntheticProblems(seed=0, count=1)))  # a question, its reasoning and program
 QUESTION = f"Question: {SAMPLE.question}\n"

@@ -26,7 +26,7 @@ NESTED = """Parser key "data":
         Parser key "train":
           Does not validate against any of the Union subtypes
           Errors:
-            - Problem with given class_path 'datamodules.sources.SyntheticProblems':
+            - Problem with given class_path 'datamodules.sources.synthetic.SyntheticProblems':
                 Option 'path' is not accepted
             - Expected a <class 'NoneType'>
           Given value type: <class 'jsonargparse._util.NestedArg'>
@@ -35,7 +35,8 @@ NESTED = """Parser key "data":
 
 def test_a_nested_parse_error_becomes_place_and_reason() -> None:
     assert summarize(NESTED) == (
-        "data.train (datamodules.sources.SyntheticProblems): Option 'path' is not accepted"
+        "data.train (datamodules.sources.synthetic.SyntheticProblems): "
+        "Option 'path' is not accepted"
     )
     assert summarize("trainer.max_steps: Expected an int") == "trainer.max_steps: Expected an int"
     assert summarize("x" * 1000).endswith("x…") and len(summarize("x" * 1000)) == 241
@@ -135,7 +136,7 @@ def error_lines(stderr: str) -> list[str]:
 def test_bad_data_and_bad_keys_print_one_line(tmp_path: Path) -> None:
     data = tmp_path / "bad.jsonl"
     data.write_text(BAD_RECORD, encoding="utf-8")
-    source = ["--data.train", "datamodules.sources.SampleFile"]
+    source = ["--data.train", "datamodules.sources.files.SampleFile"]
     bad_data = run_cli(*source, "--data.train.init_args.path", str(data))
     assert bad_data.returncode == 1 and "Traceback" not in bad_data.stderr
     assert error_lines(bad_data.stderr) == [

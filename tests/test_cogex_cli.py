@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from cotacs import command_line, model_from_checkpoint
-from datamodules.cogex_sources import embedded_task_examples
+from datamodules.sources.cogex import embedded_task_examples
 from main import main
 from metrics.answers import AnswerMatcher
 from program_search.comparison import Budget, compare

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from datamodules.cogex_tasks import split_tasks
-from datamodules.encoding import IGNORE_INDEX, encode_spans
 from datamodules.formats import CoGEXFormat
 from datamodules.formats.cogex import Emulation, ParseFailure, cogex_question, read_direct
+from datamodules.generators.cogex_tasks import split_tasks
+from datamodules.pipeline.encoding import IGNORE_INDEX, encode_spans
 from datamodules.sample import Sample
 
 TASK = split_tasks()["held_out"][5]  # split_words -> sort_by_length -> first_letters

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from datamodules.cogex_sources import CoGEXRecords, read_task_examples
 from datamodules.formats import CoGEXFormat
 from datamodules.formats.cogex import Emulation, answer_text
-from datamodules.sources import DataRecordError
+from datamodules.sources.base import DataRecordError
+from datamodules.sources.cogex import CoGEXRecords, read_task_examples
 
 PROGRAM = (
     "def classify_review(review):\n"

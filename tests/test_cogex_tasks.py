@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
-from datamodules.cogex_primitives import BY_NAME, PRIMITIVES
-from datamodules.cogex_sources import CoGEXTasks, embedded_task_examples
-from datamodules.cogex_tasks import all_tasks, distinct_inputs, split_tasks
+from datamodules.generators.cogex_primitives import BY_NAME, PRIMITIVES
+from datamodules.generators.cogex_tasks import all_tasks, distinct_inputs, split_tasks
+from datamodules.sources.cogex import CoGEXTasks, embedded_task_examples
 
 
 def test_samples_are_a_pure_function_of_the_seed() -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from datamodules.cogex_sources import TaskExample
-from datamodules.encoding import encode_many
 from datamodules.formats import CoGEXFormat, Span
 from datamodules.formats.cogex import Emulation, ParseFailure
+from datamodules.pipeline.encoding import encode_many
+from datamodules.sources.cogex import TaskExample
 from generation.engine import GenerationOptions
 from generation.scripted import ScriptedLogits
 from program_search.comparison import CONDITIONS, Budget, compare

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 import torch
 
-from datamodules.curriculum import MixedGroupCurriculum
+from datamodules.pipeline.curriculum import MixedGroupCurriculum
 
 
 def test_sources_start_even_and_follow_the_mixed_group_rate_above_the_floor():
@@ -64,7 +64,7 @@ def test_it_drives_a_dataloader_and_refuses_unknown_sources():
 
 
 def test_gsm8k_training_split_cut_by_reference_steps(tmp_path):
-    from datamodules.benchmarks import GSM8KByReferenceSteps
+    from datamodules.sources.benchmarks import GSM8KByReferenceSteps
 
     lines = [
         {"question": "one", "answer": "2+2=<<2+2=4>>4\n#### 4"},

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from callbacks.curriculum import CurriculumFeedback
-from datamodules.curriculum import MixedGroupCurriculum
+from datamodules.pipeline.curriculum import MixedGroupCurriculum
 from main import main
 from rl.filters import mixed_groups
 from tests.test_ppo_cli import CONFIGS, TINY

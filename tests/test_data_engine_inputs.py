@@ -12,10 +12,10 @@ from datamodules.formats import HTLFormat
 from datamodules.formats.chat import ChatFormat
 from datamodules.formats.distill import ReasoningToProgram
 from datamodules.formats.problem import NewProblemFormat
-from datamodules.gold_reasoning import GoldReasoning
-from datamodules.interpolation import ProblemPairs
 from datamodules.sample import Block, Sample
-from datamodules.sources import DataRecordError, SampleSource
+from datamodules.sources.base import DataRecordError, SampleSource
+from datamodules.sources.gold_reasoning import GoldReasoning
+from datamodules.sources.interpolation import ProblemPairs
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from datamodules.encoding import collate_prompts, encode_many
 from datamodules.formats import LCEFormat, SolutionFormat
 from datamodules.formats.distill import ReasoningToProgram
 from datamodules.formats.problem import NewProblemFormat
-from datamodules.gold_reasoning import GoldReasoning
-from datamodules.interpolation import ProblemPairs
+from datamodules.pipeline.encoding import collate_prompts, encode_many
 from datamodules.sample import Problems, Sample
-from datamodules.sources import SampleSource
+from datamodules.sources.base import SampleSource
+from datamodules.sources.gold_reasoning import GoldReasoning
+from datamodules.sources.interpolation import ProblemPairs
 from generation.engine import GenerationEngine, GenerationOptions
 from generation.scripted import ScriptedLogits
 from metrics.cascade import Solver

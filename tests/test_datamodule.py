@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from datamodules.encoding import IGNORE_INDEX
 from datamodules.formats import HTLFormat
+from datamodules.pipeline.encoding import IGNORE_INDEX
 from datamodules.sample import Sample
 from datamodules.sft import SFTDataModule
-from datamodules.sources import SampleFile, SampleSource, SyntheticProblems
+from datamodules.sources.base import SampleSource
+from datamodules.sources.files import SampleFile
+from datamodules.sources.synthetic import SyntheticProblems
 
 
 def make(**overrides) -> SFTDataModule:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from datamodules.encoding import IGNORE_INDEX, collate_prompts, collate_training, encode_spans
 from datamodules.formats import HTLFormat, LCEFormat
+from datamodules.pipeline.encoding import (
+    IGNORE_INDEX,
+    collate_prompts,
+    collate_training,
+    encode_spans,
+)
 from datamodules.sample import Block, Sample
 
 SAMPLE = Sample(

@@ -11,7 +11,7 @@ import torch
 import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from datamodules.encoding import encode_spans
+from datamodules.pipeline.encoding import encode_spans
 from datamodules.sample import Sample
 from export import export, rebuild
 from generation.engine import GenerationEngine, GenerationOptions

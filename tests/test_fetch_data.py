@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from datamodules.benchmarks import BENCHMARKS, Benchmark, load_benchmark
+from datamodules.sources.benchmarks import BENCHMARKS, Benchmark, load_benchmark
 from scripts.fetch_data import MANIFEST, fetch, fingerprint, record_manifest
 from tests.conftest import SHARED_DATA
 

@@ -8,7 +8,7 @@ import pytest
 
 from datamodules.formats import HTLFormat, LCEFormat
 from datamodules.sample import Block, Sample
-from datamodules.sources import LCETrajectories
+from datamodules.sources.files import LCETrajectories
 
 SAMPLE = Sample(
     id="s1",

@@ -14,9 +14,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from transformers import AutoTokenizer
 
-from datamodules.encoding import collate_prompts
 from datamodules.formats import LCEFormat
-from datamodules.tokenizer import add_format_tokens
+from datamodules.pipeline.encoding import collate_prompts
+from datamodules.pipeline.tokenizer import add_format_tokens
 from generation.engine import GenerationEngine, GenerationOptions
 from generation.scripted import ScriptedLogits
 from sandbox import SandboxOptions, SandboxPool

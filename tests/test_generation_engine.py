@@ -7,8 +7,8 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM, LogitsProcessor
 
-from datamodules.encoding import collate_prompts
 from datamodules.formats import HTLFormat, LCEFormat
+from datamodules.pipeline.encoding import collate_prompts
 from datamodules.sample import Sample
 from generation.engine import GenerationEngine, GenerationOptions, Rollout
 from sandbox import SandboxOptions, SandboxPool

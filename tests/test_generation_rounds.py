@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from transformers import LlamaForCausalLM
 
-from datamodules.encoding import collate_prompts
 from datamodules.formats import HTLFormat, LCEFormat, MarkdownFormat, SolutionFormat
+from datamodules.pipeline.encoding import collate_prompts
 from datamodules.sample import Sample
 from generation.engine import GenerationEngine, GenerationOptions, Rollout
 from generation.scripted import ScriptedLogits

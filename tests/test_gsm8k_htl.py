@@ -12,8 +12,13 @@ from pathlib import Path
 import pytest
 
 from datamodules.formats import HTLFormat
-from datamodules.gsm8k_htl import GSM8KHTL, ConversionError, convert_record, convert_solution
 from datamodules.sample import Block, Sample
+from datamodules.sources.gsm8k_htl import (
+    GSM8KHTL,
+    ConversionError,
+    convert_record,
+    convert_solution,
+)
 from metrics.extraction import extract_text_answer
 from metrics.verified_gsm8k import VerifiedGSM8KHTL, check_programs, printed_answer_matches
 from sandbox import SandboxOptions, SandboxPool

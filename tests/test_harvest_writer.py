@@ -11,7 +11,7 @@ import lightning as L
 import pytest
 
 from callbacks.harvest_writer import HarvestWriter, cut_torn_tail, journal_lines
-from datamodules.encoding import encode_many
+from datamodules.pipeline.encoding import encode_many
 from generation.scripted import ScriptedLogits
 from main import main
 

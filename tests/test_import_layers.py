@@ -72,3 +72,45 @@ def test_top_level_packages_import_each_other_without_cycles() -> None:
 def test_data_imports_nothing_above_it() -> None:
     """The data layer builds on the model-source helpers only (its converters stay pure)."""
     assert set(package_imports()["datamodules"]) <= {"pretrained"}
+
+
+# The data layer's rooms, lowest first: each imports only itself and the rooms before it
+# (datamodules/__init__.py draws them). A module at the top of datamodules/ names its room here.
+DATA_ROOMS = (
+    ("records", {"sample", "numbers", "latex"}),
+    ("formats", {"formats"}),
+    ("generators", {"generators"}),
+    ("sources", {"sources"}),
+    ("pipeline", {"pipeline"}),
+    ("datamodules", {"sft", "prompts"}),
+)
+
+
+def data_room(module: str) -> int:
+    """The rank of the room that holds ``datamodules.<module>`` (a dotted module path)."""
+    first = module.split(".")[0]
+    ranks = [rank for rank, (_, members) in enumerate(DATA_ROOMS) if first in members]
+    assert ranks, f"datamodules.{module} is in no room of DATA_ROOMS"
+    return ranks[0]
+
+
+def test_data_rooms_import_one_way() -> None:
+    root = ROOT / "datamodules"
+    upward = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "__init__.py" and path.parent == root:
+            continue
+        source = ".".join(path.relative_to(root).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                if name.startswith("datamodules.") and (
+                    data_room(name.removeprefix("datamodules.")) > data_room(source)
+                ):
+                    upward.append(f"datamodules/{path.relative_to(root)}:{node.lineno} {name}")
+    assert not upward, "imports from a higher data room:\n" + "\n".join(upward)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from datamodules.mixture import SourceMixture
-from datamodules.sources import SyntheticProblems
+from datamodules.sources.mixture import SourceMixture
+from datamodules.sources.synthetic import SyntheticProblems
 
 
 def test_mixture_yields_each_source_in_turn() -> None:

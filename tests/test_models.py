@@ -7,7 +7,7 @@ import torch
 from transformers import LlamaForCausalLM
 
 from datamodules.formats import HTLFormat
-from datamodules.tokenizer import add_format_tokens, load_pretrained_tokenizer
+from datamodules.pipeline.tokenizer import add_format_tokens, load_pretrained_tokenizer
 from lightning_modules.models import LoraOptions, add_lora, build_causal_lm
 from lightning_modules.options import NetworkOptions
 from lightning_modules.sft import SFTModule

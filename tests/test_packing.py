@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch.utils.data import SequentialSampler
 
-from datamodules.encoding import IGNORE_INDEX, EncodedSequence, collate_training
-from datamodules.packing import (
+from datamodules.pipeline.encoding import IGNORE_INDEX, EncodedSequence, collate_training
+from datamodules.pipeline.packing import (
     LengthGroupedBatchSampler,
     collate_packed,
     length_grouped_batches,

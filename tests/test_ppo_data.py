@@ -8,7 +8,8 @@ import pytest
 
 from datamodules.prompts import PromptDataModule
 from datamodules.sample import Sample
-from datamodules.sources import SampleSource, SyntheticProblems
+from datamodules.sources.base import SampleSource
+from datamodules.sources.synthetic import SyntheticProblems
 
 
 class Unanswered(SampleSource):

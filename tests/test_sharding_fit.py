@@ -31,7 +31,7 @@ from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
 from torch.distributed.device_mesh import init_device_mesh
 from transformers import AutoConfig, AutoModelForCausalLM
 
-from datamodules.synthetic import generate_problems
+from datamodules.generators.synthetic import generate_problems
 from export import export
 from lightning_modules.sharding import shard_causal_lm
 
@@ -117,11 +117,11 @@ def write_recipe(folder: Path, log: Path) -> Path:
         },
         "data": {
             "train": {
-                "class_path": "datamodules.sources.SampleFile",
+                "class_path": "datamodules.sources.files.SampleFile",
                 "init_args": {"path": str(data)},
             },
             "val": {
-                "class_path": "datamodules.sources.SyntheticProblems",
+                "class_path": "datamodules.sources.synthetic.SyntheticProblems",
                 "init_args": {"count": 4},
             },
             "format": {

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from datamodules.sources import DataRecordError, LCETrajectories, SampleFile, decode_utf8
+from datamodules.sources.base import DataRecordError, decode_utf8
+from datamodules.sources.files import LCETrajectories, SampleFile
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:

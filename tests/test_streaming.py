@@ -14,17 +14,17 @@ import pyarrow.parquet as pq
 import pytest
 from torch.utils.data import DataLoader
 
-from datamodules.encoding import LengthLimit, encode_many
 from datamodules.formats import HTLFormat
-from datamodules.sample import Sample
-from datamodules.sources import DataRecordError
-from datamodules.streaming import (
+from datamodules.generators.synthetic import generate_problems
+from datamodules.pipeline.encoding import LengthLimit, encode_many
+from datamodules.pipeline.streaming import (
     Batching,
     SampleStream,
     StreamProgress,
     TrainingStream,
 )
-from datamodules.synthetic import generate_problems
+from datamodules.sample import Sample
+from datamodules.sources.base import DataRecordError
 
 FORMAT = HTLFormat(insert_ratio=0.5)  # many records render two sequences: offsets matter
 MAX_LENGTH = 400

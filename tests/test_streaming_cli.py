@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from datamodules.streaming import SampleStream
-from datamodules.synthetic import generate_problems
+from datamodules.generators.synthetic import generate_problems
+from datamodules.pipeline.streaming import SampleStream
 from main import main
 from tests.test_streaming import record
 

@@ -12,10 +12,10 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from datamodules.generators.synthetic import generate_problems
+from datamodules.pipeline.streaming import SampleStream
 from datamodules.sft import SFTDataModule
-from datamodules.sources import SyntheticProblems
-from datamodules.streaming import SampleStream
-from datamodules.synthetic import generate_problems
+from datamodules.sources.synthetic import SyntheticProblems
 from tests.test_streaming import FORMAT, MAX_LENGTH, expected_rows, rows_of, write_shards
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from collections import Counter
 
-from datamodules.synthetic import generate_problems
+from datamodules.generators.synthetic import generate_problems
 
 
 def operations(program: str) -> int:

@@ -17,8 +17,8 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM
 
-from datamodules.encoding import collate_prompts
 from datamodules.formats import HTLFormat, LCEFormat, SolutionFormat
+from datamodules.pipeline.encoding import collate_prompts
 from datamodules.sample import Sample
 from generation.engine import GenerationEngine, GenerationOptions, Rollout
 from generation.stopping import StopMarkers

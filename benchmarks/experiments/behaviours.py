@@ -23,9 +23,9 @@ from pathlib import Path
 
 from benchmarks import RESULTS_DIR, ROOT
 from benchmarks.fidelity.grade_trajectories import rollout
-from datamodules.benchmarks import format_number
 from datamodules.formats import LCEFormat
-from datamodules.tokenizer import load_pretrained_tokenizer
+from datamodules.pipeline.tokenizer import load_pretrained_tokenizer
+from datamodules.sources.benchmarks import format_number
 from metrics.answers import AnswerMatcher
 from metrics.behaviour_metrics import GROUPS, BehaviourMetrics
 from metrics.behaviours import BEHAVIOURS, CRUCIAL_TOKENS, RULES, rules_table, tag

@@ -40,10 +40,10 @@ import torch
 from benchmarks import RESULTS_DIR, ROOT, parser
 from benchmarks.reports.real_model_report import read_records, verdicts
 from benchmarks.speed.real_model_throughput import Clock, StepClock, count_step
-from datamodules.benchmarks import BenchmarkProblems
 from datamodules.formats import HTLFormat
-from datamodules.gsm8k_htl import GSM8KHTL
 from datamodules.sft import SFTDataModule
+from datamodules.sources.benchmarks import BenchmarkProblems
+from datamodules.sources.gsm8k_htl import GSM8KHTL
 from lightning_modules.lm_loss import causal_lm_loss
 from lightning_modules.options import NetworkOptions, OptimizationOptions
 from lightning_modules.sft import SFTModule

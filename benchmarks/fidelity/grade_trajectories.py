@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import RESULTS_DIR, ROOT
-from datamodules.benchmarks import format_number
 from datamodules.formats import LCEFormat
+from datamodules.sources.benchmarks import format_number
 from generation.engine import Rollout
 from metrics.answers import AnswerMatcher, extract_text_answer
 from metrics.normalize import clean, split_sequence, to_number

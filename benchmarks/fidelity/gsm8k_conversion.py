@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from benchmarks import RESULTS_DIR, ROOT, parser
-from datamodules.gsm8k_htl import ConversionError, convert_solution
+from datamodules.sources.gsm8k_htl import ConversionError, convert_solution
 from metrics.verified_gsm8k import VerifiedGSM8KHTL
 
 RESULTS = RESULTS_DIR / "gsm8k_conversion.md"

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import RESULTS_DIR, ROOT
-from datamodules.benchmarks import load_benchmark
+from datamodules.sources.benchmarks import load_benchmark
 from metrics.answers import AnswerMatcher, extract_text_answer
 from metrics.labelled_responses import CLASSES
 from metrics.normalize import clean

@@ -27,10 +27,12 @@ import torch
 
 from benchmarks import RESULTS_DIR
 from datamodules.formats import HTLFormat
+from datamodules.generators.synthetic import generate_problems
+from datamodules.pipeline.streaming import SampleStream
 from datamodules.sft import SFTDataModule
-from datamodules.sources import SampleFile, SampleSource, SyntheticProblems
-from datamodules.streaming import SampleStream
-from datamodules.synthetic import generate_problems
+from datamodules.sources.base import SampleSource
+from datamodules.sources.files import SampleFile
+from datamodules.sources.synthetic import SyntheticProblems
 
 RESULTS = RESULTS_DIR / "data_pipeline.md"
 SHARDS = 4

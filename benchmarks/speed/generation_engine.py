@@ -33,11 +33,11 @@ import yaml
 from transformers import LogitsProcessorList, PreTrainedModel
 
 from benchmarks import RESULTS_DIR, ROOT, parser
-from datamodules.encoding import collate_prompts
 from datamodules.formats import LCEFormat
+from datamodules.generators.synthetic import generate_problems
+from datamodules.pipeline.encoding import collate_prompts
+from datamodules.pipeline.tokenizer import add_format_tokens, train_corpus_tokenizer
 from datamodules.sample import Sample
-from datamodules.synthetic import generate_problems
-from datamodules.tokenizer import add_format_tokens, train_corpus_tokenizer
 from generation.engine import GenerationEngine, GenerationOptions, Rollout
 from generation.scripted import ScriptedLogits
 from lightning_modules.models import build_causal_lm

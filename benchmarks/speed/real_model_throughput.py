@@ -37,10 +37,10 @@ from transformers import LogitsProcessorList, SuppressTokensLogitsProcessor
 
 from benchmarks import RESULTS_DIR, ROOT
 from callbacks.tokens_per_second import TokensPerSecond
-from datamodules.benchmarks import BenchmarkProblems
 from datamodules.formats import HTLFormat
-from datamodules.gsm8k_htl import GSM8KHTL
 from datamodules.sft import SFTDataModule
+from datamodules.sources.benchmarks import BenchmarkProblems
+from datamodules.sources.gsm8k_htl import GSM8KHTL
 from generation.engine import GenerationEngine, GenerationOptions
 from lightning_modules.models import LoraOptions
 from lightning_modules.options import EvaluationOptions, NetworkOptions, OptimizationOptions

@@ -33,10 +33,10 @@ from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from benchmarks import RESULTS_DIR, ROOT
-from datamodules.encoding import collate_training
 from datamodules.formats import HTLFormat
+from datamodules.pipeline.encoding import collate_training
 from datamodules.sft import SFTDataModule
-from datamodules.sources import SyntheticProblems
+from datamodules.sources.synthetic import SyntheticProblems
 from lightning_modules.models import build_causal_lm
 from lightning_modules.options import NetworkOptions, OptimizationOptions
 from lightning_modules.sft import SFTModule

@@ -1,9 +1,9 @@
 """A new problem instead of a solution: MathCoder's problem interpolation (arXiv 2310.03731).
 
-The sample's question holds the problems to start from (``datamodules.interpolation`` pairs an
-easier and a harder one); the model is asked for a new problem between them. The generation is
-the new problem alone: a label the model repeats ("New problem:") is dropped, and anything from
-a line that starts a solution or answer onwards is cut.
+The sample's question holds the problems to start from (``datamodules.sources.interpolation`` pairs
+an easier and a harder one); the model is asked for a new problem between them. The generation is
+the new problem alone: a label the model repeats ("New problem:") is dropped, and anything from a
+line that starts a solution or answer onwards is cut.
 """
 
 from __future__ import annotations

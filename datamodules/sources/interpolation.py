@@ -13,7 +13,7 @@ import random
 from collections.abc import Iterator
 
 from datamodules.sample import Sample
-from datamodules.sources import SampleSource
+from datamodules.sources.base import SampleSource
 
 
 def pair_text(easier: Sample, harder: Sample) -> str:

@@ -6,7 +6,7 @@ Three layouts are read, from any jsonl file:
 
 - ``gsm8k``: ``question`` and ``answer`` (a solution with ``<<48/2=24>>`` calculator annotations
   and a final ``#### N`` line). The annotations are removed and ``#### N`` becomes "The answer is
-  N.", as in ``datamodules.gsm8k_htl``.
+  N.", as in ``datamodules.sources.gsm8k_htl``.
 - ``math``: ``problem`` and ``solution`` (Hendrycks MATH); the gold is the solution's last
   ``\\boxed{}``, and the solution is the reasoning as written.
 - ``fields``: any records with a question, a reasoning and an answer, under the field names
@@ -23,10 +23,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
-from datamodules.benchmarks import BENCHMARKS, format_number
-from datamodules.gsm8k_htl import reasoning_text
 from datamodules.sample import Block, Sample
-from datamodules.sources import JsonlSource, OnError, required_text
+from datamodules.sources.base import JsonlSource, OnError, required_text
+from datamodules.sources.benchmarks import BENCHMARKS, format_number
+from datamodules.sources.gsm8k_htl import reasoning_text
 
 Layout = Literal["gsm8k", "math", "fields"]
 

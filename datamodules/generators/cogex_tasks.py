@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-from datamodules.cogex_primitives import (
+from datamodules.formats.cogex import answer_text, call_expression, cogex_question
+from datamodules.generators.cogex_primitives import (
     CATEGORIES,
     FILLER,
     NEGATIVE,
@@ -26,7 +27,6 @@ from datamodules.cogex_primitives import (
     PRIMITIVES,
     Primitive,
 )
-from datamodules.formats.cogex import answer_text, call_expression, cogex_question
 from datamodules.sample import Block, Sample
 
 Split = Literal["train", "held_out"]

@@ -31,7 +31,7 @@ from typing import Any
 
 from datamodules.numbers import PATTERN, plain
 from datamodules.sample import Block, Sample
-from datamodules.sources import SampleSource, utf8_lines
+from datamodules.sources.base import SampleSource, utf8_lines
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from typing import Any
 from datamodules.latex import final_boxed
 from datamodules.numbers import NUMBER, plain
 from datamodules.sample import Sample
-from datamodules.sources import DataRecordError, SampleSource, decode_utf8
+from datamodules.sources.base import DataRecordError, SampleSource, decode_utf8
 
 Record = dict[str, Any]
 

@@ -33,29 +33,22 @@ from torch.utils.data import IterableDataset as TorchIterableDataset
 from torch.utils.data import get_worker_info
 from transformers import PreTrainedTokenizerBase
 
-from datamodules.encoding import (
+from datamodules.formats import SolutionFormat
+from datamodules.pipeline.encoding import (
     EncodedSequence,
     LengthLimit,
     collate_training,
     encode_many,
 )
-from datamodules.formats import SolutionFormat
-from datamodules.packing import (
+from datamodules.pipeline.packing import (
     GROUP_BATCHES,
     collate_packed,
     length_grouped_batches,
     pack_sequences,
 )
 from datamodules.sample import Sample
-from datamodules.sources import (
-    DataRecordError,
-    JsonlSource,
-    LCETrajectories,
-    OnError,
-    SampleFile,
-    SampleSource,
-    utf8_lines,
-)
+from datamodules.sources.base import DataRecordError, JsonlSource, OnError, SampleSource, utf8_lines
+from datamodules.sources.files import LCETrajectories, SampleFile
 
 log = logging.getLogger(__name__)
 RecordType = Literal["samples", "lce"]

@@ -20,8 +20,6 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from datamodules.benchmarks import json_records
-from datamodules.cogex_tasks import Split, distinct_inputs, generate_samples, split_tasks
 from datamodules.formats.cogex import (
     CALL_PREFIX,
     ParseFailure,
@@ -32,8 +30,10 @@ from datamodules.formats.cogex import (
     read_output,
     split_parts,
 )
+from datamodules.generators.cogex_tasks import Split, distinct_inputs, generate_samples, split_tasks
 from datamodules.sample import Block, Sample
-from datamodules.sources import DataRecordError, OnError, SampleSource
+from datamodules.sources.base import DataRecordError, OnError, SampleSource
+from datamodules.sources.benchmarks import json_records
 
 log = logging.getLogger(__name__)
 Record = dict[str, Any]
@@ -60,7 +60,7 @@ class TaskExample:
 
 
 class CoGEXTasks(SampleSource):
-    """The embedded CoGEX tasks (``datamodules/cogex_tasks.py``): no download needed.
+    """The embedded CoGEX tasks (``datamodules/generators/cogex_tasks.py``): no download needed.
 
     Args:
         split: ``train`` (the compositions trained on) or ``held_out`` (never trained on).

@@ -1,8 +1,8 @@
-"""Where samples come from: the embedded generator, jsonl files of samples, LCE trajectories.
+"""What every sample source is, and how file sources read: ``SampleSource`` (an iterable of
+``Sample`` objects), ``JsonlSource`` (a jsonl file, record by record) and the UTF-8 line readers.
 
-Every source yields ``Sample`` objects. File sources name the file and line of a bad record, and
-either stop there (the default) or skip it and count it, as the config says: nothing is dropped
-silently.
+File sources name the file and line of a bad record, and either stop there (the default) or
+skip it and count it, as the config says: nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from datamodules.sample import Block, Sample
-from datamodules.synthetic import generate_problems
+from datamodules.sample import Sample
 
 log = logging.getLogger(__name__)
 OnError = Literal["raise", "skip"]
@@ -66,21 +65,6 @@ class SampleSource(ABC):
     def __iter__(self) -> Iterator[Sample]: ...
 
 
-class SyntheticProblems(SampleSource):
-    """The embedded default: arithmetic word problems with HTL solutions (see ``synthetic.py``).
-
-    Args:
-        seed: problems are a pure function of it; use different seeds for train and held-out.
-        count: how many problems.
-    """
-
-    def __init__(self, seed: int = 0, count: int = 1000) -> None:
-        self.seed, self.count = seed, count
-
-    def __iter__(self) -> Iterator[Sample]:
-        return generate_problems(self.seed, self.count, dataset=f"synthetic-{self.seed}")
-
-
 class JsonlSource(SampleSource, ABC):
     """Reads a jsonl file line by line, turning each record into a sample with ``parse_record``."""
 
@@ -94,7 +78,8 @@ class JsonlSource(SampleSource, ABC):
     def parse_line(self, text: str, line: int) -> Sample:
         """One jsonl line as a sample; any problem raises ``DataRecordError`` naming file and line.
 
-        Streaming readers (``datamodules/streaming.py``) call this on lines read elsewhere."""
+        Streaming readers (``datamodules/pipeline/streaming.py``) call this on lines read
+        elsewhere."""
         try:
             record = json.loads(text)
             if not isinstance(record, dict):
@@ -117,45 +102,6 @@ class JsonlSource(SampleSource, ABC):
                 self.skipped += 1
         if self.skipped:
             log.warning("%s: skipped %d malformed records", self.path, self.skipped)
-
-
-class SampleFile(JsonlSource):
-    """This project's own sample records:
-    ``{"id", "dataset", "question", "blocks": [{"kind", "content"}], "answer"}``."""
-
-    def parse_record(self, record: dict[str, Any], line: int) -> Sample:
-        blocks = tuple(Block(block["kind"], block["content"]) for block in record.get("blocks", []))
-        return Sample(
-            id=str(record.get("id", f"{self.path.stem}-{line}")),
-            dataset=str(record.get("dataset", self.path.stem)),
-            question=required_text(record, "question"),
-            blocks=blocks,
-            answer=str(record.get("answer", "")),
-        )
-
-
-class LCETrajectories(JsonlSource):
-    """MathCoder rows: ``messages`` (system, user turns) plus ``debug_result`` (the dialogue as a
-    flat list whose ``text``/``code``/``execution`` entries are the solution's blocks)."""
-
-    def parse_record(self, record: dict[str, Any], line: int) -> Sample:
-        user_turns = [m for m in record["messages"] if m["role"] == "user"]
-        if not user_turns:
-            raise ValueError("no user turn in 'messages'")
-        question = "".join(part["content"] for part in user_turns[0]["content"])
-        blocks = tuple(
-            Block(entry["role"], entry["content"])
-            for entry in record.get("debug_result", [])
-            if entry["role"] in ("text", "code", "execution")
-        )
-        truth = record.get("ground_truth", {})
-        return Sample(
-            id=str(record.get("id", f"{self.path.stem}-{line}")),
-            dataset=self.path.stem,
-            question=question,
-            blocks=blocks,
-            answer=str(truth.get("answer", "")) if isinstance(truth, dict) else str(truth),
-        )
 
 
 def required_text(record: dict[str, Any], field: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch.utils.data import BatchSampler, Sampler
 
-from datamodules.encoding import EncodedSequence, collate_training
+from datamodules.pipeline.encoding import EncodedSequence, collate_training
 
 PackedRow = tuple[EncodedSequence, ...]
 GROUP_BATCHES = 64  # batches' worth of sequences sorted (grouping) or packed together

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from datamodules.sample import Sample
-from datamodules.sources import SampleSource
+from datamodules.sources.base import SampleSource
 
 
 class SourceMixture(SampleSource):

@@ -4,6 +4,7 @@ back, directly or through others (lazy and type-checking imports count too)."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
@@ -15,23 +16,24 @@ PACKAGES = sorted(
 )
 
 
+def imported_names(path: Path) -> Iterator[tuple[str, int]]:
+    """Each module a file imports by absolute name, with the line that imports it."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from ((alias.name, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module, node.lineno
+
+
 def package_imports() -> dict[str, dict[str, list[str]]]:
     """For each package, the other packages it imports, each with the lines that do it."""
     graph: dict[str, dict[str, list[str]]] = {package: {} for package in PACKAGES}
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    names = [node.module]
-                else:
-                    continue
-                for name in names:
-                    target = name.split(".")[0]
-                    if target in graph and target != package:
-                        where = f"{path.relative_to(ROOT)}:{node.lineno}"
-                        graph[package].setdefault(target, []).append(where)
+            for name, line in imported_names(path):
+                target = name.split(".")[0]
+                if target in graph and target != package:
+                    graph[package].setdefault(target, []).append(f"{path.relative_to(ROOT)}:{line}")
     return graph
 
 
@@ -101,16 +103,9 @@ def test_data_rooms_import_one_way() -> None:
         if path.name == "__init__.py" and path.parent == root:
             continue
         source = ".".join(path.relative_to(root).with_suffix("").parts)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            else:
-                continue
-            for name in names:
-                if name.startswith("datamodules.") and (
-                    data_room(name.removeprefix("datamodules.")) > data_room(source)
-                ):
-                    upward.append(f"datamodules/{path.relative_to(root)}:{node.lineno} {name}")
+        for name, line in imported_names(path):
+            if name.startswith("datamodules.") and (
+                data_room(name.removeprefix("datamodules.")) > data_room(source)
+            ):
+                upward.append(f"datamodules/{path.relative_to(root)}:{line} {name}")
     assert not upward, "imports from a higher data room:\n" + "\n".join(upward)

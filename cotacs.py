@@ -28,8 +28,8 @@ from cli.errors import run_entry_point
 from datamodules.formats import CoGEXFormat
 from datamodules.sources.cogex import TaskExample, embedded_task_examples, read_task_examples
 from export import rebuild
-from metrics.answers import AnswerMatcher
-from metrics.emulation import answers_match
+from grading.answers import AnswerMatcher
+from grading.emulation import answers_match
 from program_search.emulator import Emulator
 from program_search.generate import TextGenerator
 from program_search.programs import (

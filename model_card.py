@@ -50,7 +50,7 @@ def joined_text_matches(
 def evaluation_results(run_dir: Path) -> dict[str, float]:
     """The last value of every evaluation scalar the run logged (none when it logged none)."""
     # tensorboard: imported only when exporting
-    from benchmarks.reports.tensorboard_scalars import read_scalars
+    from run_logs import read_scalars
 
     if not any(run_dir.glob("events.out.tfevents.*")):
         return {}

@@ -26,7 +26,7 @@ import lightning as L
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from datamodules.sample import Sample
-from metrics.harvest import KEPT, Candidate, Harvest
+from harvest.generations import KEPT, Candidate, Harvest
 
 
 def sample_record(sample: Sample) -> dict[str, Any]:
@@ -77,7 +77,7 @@ class HarvestWriter(BasePredictionWriter):
 
     Args:
         path: the jsonl file of kept samples.
-        harvest: which generations to keep (``metrics.harvest.VerifiedSolutions`` or
+        harvest: which generations to keep (``harvest.generations.VerifiedSolutions`` or
             ``NewProblems``).
         resume: continue from the journal left by an earlier run of the same output; False
             deletes it and starts over.

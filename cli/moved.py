@@ -14,8 +14,11 @@ from typing import Any
 import yaml
 from jsonargparse import get_loader, set_loader
 
-# Old module -> new module: issue #27 grouped the flat datamodules/ into rooms.
+# Old module -> new module: issue #27 grouped the flat datamodules/ into rooms, and took the
+# data that grading keeps out of metrics/ into harvest/.
 MOVED_MODULES = {
+    "metrics.harvest": "harvest.generations",
+    "metrics.verified_gsm8k": "harvest.verified_gsm8k",
     "datamodules.benchmarks": "datamodules.sources.benchmarks",
     "datamodules.cogex_sources": "datamodules.sources.cogex",
     "datamodules.gold_reasoning": "datamodules.sources.gold_reasoning",

@@ -1,6 +1,6 @@
 """Finding ``\\boxed{...}`` in LaTeX, with nested braces, in one linear pass.
 
-Benchmark adapters read gold answers with it and ``metrics`` reads predicted ones, so it sits
+Benchmark adapters read gold answers with it and ``grading`` reads predicted ones, so it sits
 with the data, below both."""
 
 from __future__ import annotations

@@ -1,12 +1,15 @@
-"""What a number is, as text: the one rule that data converters, answer grading and data
-harvests share.
+"""What a number is, as text, and when two numbers are the same: the one rule that data
+converters, answer grading and data harvests share.
 
-It sits with the data, below grading (``metrics`` imports the data layer, never the reverse).
+It sits with the data, below grading (``grading`` imports the data layer, never the reverse).
 """
 
 from __future__ import annotations
 
+import math
 import re
+from fractions import Fraction
+from typing import TypeVar
 
 # Thousands: a first group of one to three digits (not 0), then groups of three parted by ",",
 # LaTeX's ",\\!" or "{,}", or a thin space "\\,": "10,455", "11,\\! 111", "10{,}455".
@@ -24,7 +27,11 @@ GROUPED = re.compile(_GROUPED)
 # A number in prose is not part of a word or a name: "AZYUK2A", "x16", "v2" hold none.
 IN_TEXT = rf"(?<![\w.])(?:{PATTERN})"
 NUMBER_IN_TEXT = re.compile(IN_TEXT)
+# A number written on its own, not the start of something longer: 16, 3.5, "$30."; not x16, 1e5,
+# v2.0 (harvests look for an answer the solution wrote down).
+STANDALONE = re.compile(rf"{IN_TEXT}(?!\.?\d|\w)")
 _SEPARATORS = re.compile(r"[^0-9]")
+Real = TypeVar("Real", float, Fraction)
 
 
 def plain(number: str) -> str:
@@ -35,3 +42,12 @@ def plain(number: str) -> str:
     if grouped is not None:
         return sign + _SEPARATORS.sub("", grouped[0]) + body[grouped.end() :]
     return sign + body.replace(",", ".")
+
+
+def close(a: Real, b: Real, rel_tol: float) -> bool:
+    """Whether two numbers are the same up to ``rel_tol`` of the larger, ``math.isclose``'s rule
+    (an infinite difference is never close), exact for fractions."""
+    if a == b:
+        return True
+    difference = abs(a - b)
+    return difference != math.inf and difference <= rel_tol * max(abs(a), abs(b))

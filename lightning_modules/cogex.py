@@ -8,9 +8,10 @@ import torch
 
 from datamodules.formats import CoGEXFormat
 from generation.engine import Rollout
+from grading.agreement import check_agreement
+from grading.emulation import EmulationVerdict, grade
 from lightning_modules.sft import SFTModule
-from metrics.agreement import check_agreement
-from metrics.emulation import EmulationMetrics, EmulationVerdict, grade
+from metrics.emulation import EmulationMetrics
 
 
 class CoGEXModule(SFTModule):

@@ -15,8 +15,8 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 
 from generation.engine import GenerationOptions
+from grading.answers import AnswerMatcher
 from lightning_modules.models import LoraOptions
-from metrics.answers import AnswerMatcher
 from sandbox import SandboxOptions
 
 LRSchedule = Literal["cosine", "linear", "constant_with_warmup"]

@@ -13,16 +13,16 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_scheduler
 
 from datamodules.formats import SolutionFormat
 from generation.engine import GenerationEngine
+from grading.behaviours import tag
 from lightning_modules.focus_attention import FocusAttentionMixin
 from lightning_modules.lm_loss import causal_lm_loss
 from lightning_modules.models import add_lora, build_causal_lm
 from lightning_modules.options import EvaluationOptions, NetworkOptions, OptimizationOptions
 from lightning_modules.sharding import ShardedModelMixin
 from metrics.behaviour_metrics import BehaviourMetrics
-from metrics.behaviours import tag
-from metrics.cascade import Solution, Solver
 from metrics.evaluation import OVERALL, EvaluationMetrics
 from sandbox import SandboxPool
+from solving.solver import Solution, Solver
 
 # The evaluation splits each trainer stage grades: their metrics are built in `setup`.
 EVALUATED_SPLITS = {"fit": ("val",), "validate": ("val",), "test": ("test",)}

@@ -1,7 +1,7 @@
 """Behaviour prevalence and answer length, split by correct and incorrect solutions.
 
 The behaviour study's two training-data findings are read off these numbers: how often right
-and wrong solutions show each behaviour (``metrics.behaviours``), and how many tokens a right
+and wrong solutions show each behaviour (``grading.behaviours``), and how many tokens a right
 and a wrong answer take (overthinking: long wrong answers). As in ``metrics.evaluation``, every
 value is a ratio of counts held in one integer tensor summed across ranks.
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torchmetrics import Metric
 
-from metrics.behaviours import BEHAVIOURS, BehaviourTags
+from grading.behaviours import BEHAVIOURS, BehaviourTags
 
 GROUPS = ("correct", "incorrect")
 # Counters per group: solutions, their tokens and crucial tokens, then solutions showing each

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torchmetrics import Metric
 
-from metrics.verification import Verdict
+from grading.verification import Verdict
 
 COUNTERS = (
     "samples",

@@ -20,8 +20,8 @@ from datamodules.formats import CoGEXFormat
 from datamodules.formats.cogex import read_direct
 from datamodules.sources.cogex import TaskExample
 from generation.engine import GenerationOptions
-from metrics.answers import AnswerMatcher
-from metrics.emulation import answer_value, answers_match, grade
+from grading.answers import AnswerMatcher
+from grading.emulation import answer_value, answers_match, grade
 from program_search.emulator import Emulator
 from program_search.generate import Generate
 from program_search.programs import Program, program_sampler

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datamodules.formats import CoGEXFormat, Span
 from datamodules.sources.cogex import TaskExample
 from generation.engine import GenerationOptions
-from metrics.emulation import Reading
+from grading.emulation import Reading
 from program_search.generate import Generate
 from program_search.programs import Program
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from checks import require_at_least
 from datamodules.sources.cogex import TaskExample
-from metrics.answers import AnswerMatcher
-from metrics.emulation import grade
+from grading.answers import AnswerMatcher
+from grading.emulation import grade
 from program_search.emulator import Emulator
 from program_search.programs import Program, Sampler
 

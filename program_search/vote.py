@@ -10,8 +10,8 @@ from typing import Any
 
 from datamodules.formats.cogex import Emulation
 from datamodules.sources.cogex import TaskExample
-from metrics.emulation import Reading
-from metrics.votes import most_given, tally
+from grading.emulation import Reading
+from grading.votes import most_given, tally
 from program_search.emulator import Emulator
 from program_search.programs import Program
 

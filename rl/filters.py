@@ -13,8 +13,8 @@ from torch import Tensor
 from datamodules.formats import SolutionFormat
 from datamodules.sample import Sample
 from generation.engine import Rollout
-from metrics.answers import extract_text_answer
-from metrics.verification import closing_words
+from grading.answers import extract_text_answer
+from grading.verification import closing_words
 from rl.advantages import grouped
 from rl.options import PPOOptions
 

@@ -17,8 +17,8 @@ from enum import Enum
 from datamodules.formats import SolutionFormat
 from datamodules.sample import Sample
 from generation.engine import Rollout
-from metrics.answers import AnswerMatcher
-from metrics.verification import SolutionVerifier
+from grading.answers import AnswerMatcher
+from grading.verification import SolutionVerifier
 from sandbox import ExecutionResult
 
 RewardFunction = Callable[[Sample, Rollout, Sequence[ExecutionResult]], float]

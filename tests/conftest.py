@@ -109,7 +109,7 @@ def tokenizer(private_cache: Path):
 @pytest.fixture(scope="module")
 def matcher():
     """The default answer matcher, its symbolic helper already started."""
-    from metrics.answers import AnswerMatcher
+    from grading.answers import AnswerMatcher
 
     matcher = AnswerMatcher()
     matcher.warm_up()

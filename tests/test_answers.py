@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from metrics.answers import AnswerMatcher, MatchResult
+from grading.answers import AnswerMatcher, MatchResult
 
 EQUAL = [
     # numbers: commas, currency, units, trailing .0, signs, scientific notation

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from metrics import symbolic
-from metrics.answers import AnswerMatcher, MatchResult
+from grading import symbolic
+from grading.answers import AnswerMatcher, MatchResult
 
 TIMEOUT_S = 0.25
 # What a comparison may take beyond its timeout: the helper's grace for noticing, killing and
@@ -125,7 +125,7 @@ def test_a_forked_child_gets_its_own_helper_and_leaves_the_parents_alone(
 def test_sympy_never_loads_in_the_calling_process() -> None:
     code = (
         "import sys\n"
-        "from metrics.answers import AnswerMatcher\n"
+        "from grading.answers import AnswerMatcher\n"
         "assert AnswerMatcher()('(x+1)^2', 'x^2+2x+1').correct\n"
         "print('sympy' in sys.modules, 'math_verify' in sys.modules)\n"
     )

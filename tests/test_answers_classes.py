@@ -1,12 +1,12 @@
 """Free-form answers, class by class: a response's final answer extracted and matched end to end,
-on the labelled responses of ``metrics.labelled_responses``."""
+on the labelled responses of ``grading.labelled_responses``."""
 
 from __future__ import annotations
 
 import pytest
 
-from metrics.answers import AnswerMatcher, extract_text_answer
-from metrics.labelled_responses import CLASSES
+from grading.answers import AnswerMatcher, extract_text_answer
+from grading.labelled_responses import CLASSES
 
 CASES_BY_CLASS = [
     pytest.param(response, gold, correct, id=f"{name}-{index}")

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from datamodules.latex import final_boxed
-from metrics.answers import extract_program_answer, extract_text_answer
+from grading.answers import extract_program_answer, extract_text_answer
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from datamodules.sample import Block
+from grading.behaviours import RULES, check_behaviours, rules_table, tag
 from lightning_modules.sft import SFTModule
 from main import main
 from metrics.behaviour_metrics import BehaviourMetrics
-from metrics.behaviours import RULES, check_behaviours, rules_table, tag
 
 
 def text(content: str) -> Block:

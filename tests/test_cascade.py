@@ -16,9 +16,9 @@ from datamodules.formats.htl import HTLPartFormat
 from datamodules.pipeline.encoding import collate_prompts, encode_many
 from datamodules.sample import Block, Problems, Sample
 from generation.engine import GenerationEngine, GenerationOptions, Rollout
-from metrics.answers import AnswerMatcher
-from metrics.cascade import Solver
+from grading.answers import AnswerMatcher
 from sandbox import ExecutionResult, Outcome
+from solving.solver import Solver
 
 RESULTS = {  # program -> what running it gives
     "print(12 + 5)": ExecutionResult(Outcome.OK, "17\n"),

@@ -12,8 +12,8 @@ import torch
 
 from cotacs import command_line, model_from_checkpoint
 from datamodules.sources.cogex import embedded_task_examples
+from grading.answers import AnswerMatcher
 from main import main
-from metrics.answers import AnswerMatcher
 from program_search.comparison import Budget, compare
 from program_search.search import SearchOptions
 from tests.test_cli import TINY  # the HTL quickstart's tiny settings fit this recipe too

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from datamodules.formats.cogex import Emulation, ParseFailure
-from metrics.agreement import check_agreement, fully_defined
-from metrics.emulation import EmulationMetrics, EmulationVerdict, answer_value, answers_match
+from grading.agreement import check_agreement, fully_defined
+from grading.emulation import EmulationVerdict, answer_value, answers_match
+from metrics.emulation import EmulationMetrics
 from sandbox import SandboxOptions, SandboxPool
 
 DEFINED = (

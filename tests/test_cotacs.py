@@ -79,7 +79,7 @@ def run_search(model: FakeModel, task: list[TaskExample], **settings) -> tuple:
 
 
 def matcher():
-    from metrics.answers import AnswerMatcher
+    from grading.answers import AnswerMatcher
 
     return AnswerMatcher()
 

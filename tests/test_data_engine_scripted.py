@@ -21,9 +21,9 @@ from datamodules.sources.gold_reasoning import GoldReasoning
 from datamodules.sources.interpolation import ProblemPairs
 from generation.engine import GenerationEngine, GenerationOptions
 from generation.scripted import ScriptedLogits
-from metrics.cascade import Solver
-from metrics.harvest import Candidate, Decisions, Harvest, NewProblems, VerifiedSolutions
+from harvest.generations import Candidate, Decisions, Harvest, NewProblems, VerifiedSolutions
 from sandbox import SandboxOptions, SandboxPool
+from solving.solver import Solver
 from tests.tiny_models import engine_llama
 
 

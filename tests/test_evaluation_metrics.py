@@ -11,8 +11,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from grading.verification import Verdict
 from metrics.evaluation import METRICS, EvaluationMetrics
-from metrics.verification import Verdict
 
 
 def verdict(

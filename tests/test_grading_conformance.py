@@ -11,8 +11,8 @@ import pytest
 
 from datamodules.latex import final_boxed
 from datamodules.numbers import NUMBER_IN_TEXT, plain
-from metrics.answers import AnswerMatcher, extract_text_answer
-from metrics.conformance import GradedCase, agreement, grade_case, load_cases
+from grading.answers import AnswerMatcher, extract_text_answer
+from grading.conformance import GradedCase, agreement, grade_case, load_cases
 
 GRADING_DOC = Path(__file__).resolve().parents[1] / "docs" / "grading.md"
 FLOOR = 0.97

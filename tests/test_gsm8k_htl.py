@@ -19,8 +19,8 @@ from datamodules.sources.gsm8k_htl import (
     convert_record,
     convert_solution,
 )
-from metrics.extraction import extract_text_answer
-from metrics.verified_gsm8k import VerifiedGSM8KHTL, check_programs, printed_answer_matches
+from grading.extraction import extract_text_answer
+from harvest.verified_gsm8k import VerifiedGSM8KHTL, check_programs, printed_answer_matches
 from sandbox import SandboxOptions, SandboxPool
 
 NATALIA = {

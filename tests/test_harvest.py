@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from datamodules.sample import Block, Sample
-from metrics.harvest import Candidate, NewProblems, VerifiedSolutions, similar
+from harvest.generations import Candidate, NewProblems, VerifiedSolutions, similar
 
 PROBLEM = Sample("p1", "toy", "Ann has 3 apples and buys 4 more. How many?", (), "7")
 
@@ -22,7 +22,7 @@ def candidate(
 
 
 def decide(harvest, candidates, problem=PROBLEM, matcher=None):  # type: ignore[no-untyped-def]
-    from metrics.answers import AnswerMatcher
+    from grading.answers import AnswerMatcher
 
     return harvest.select(problem, candidates, matcher or AnswerMatcher())
 

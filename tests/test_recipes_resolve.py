@@ -69,6 +69,8 @@ def test_moved_class_paths_point_at_classes() -> None:
     assert import_object(class_path("datamodules.benchmarks.BenchmarkProblems")).__name__ == (
         "BenchmarkProblems"
     )
+    for saved in ("metrics.harvest.VerifiedSolutions", "metrics.verified_gsm8k.VerifiedGSM8KHTL"):
+        assert import_object(class_path(saved)).__name__ == saved.rpartition(".")[2]
 
 
 def test_a_recipe_saved_before_the_data_rooms_still_resolves(

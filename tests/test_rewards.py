@@ -9,7 +9,7 @@ import pytest
 from datamodules.formats import HTLFormat
 from datamodules.sample import Sample
 from generation.engine import Rollout
-from metrics.answers import AnswerMatcher
+from grading.answers import AnswerMatcher
 from rl.rewards import (
     ErrorAssessmentReward,
     ErrorAssessmentTable,

@@ -60,7 +60,7 @@ def test_recipes_parse(layers: list[str], capsys: pytest.CaptureFixture[str]) ->
     printed = capsys.readouterr().out
     assert (
         f"pretrained: {SMOLLM2}" in printed
-        and "class_path: metrics.verified_gsm8k.VerifiedGSM8KHTL" in printed
+        and "class_path: harvest.verified_gsm8k.VerifiedGSM8KHTL" in printed
     )
     assert "lora:" in printed and "r: 16" in printed
 

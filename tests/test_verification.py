@@ -8,8 +8,8 @@ import pytest
 
 from datamodules.formats import HTLFormat, LCEFormat
 from generation.engine import Rollout, run_programs
-from metrics.answers import AnswerMatcher, MatchResult
-from metrics.verification import SolutionVerifier
+from grading.answers import AnswerMatcher, MatchResult
+from grading.verification import SolutionVerifier
 from sandbox import ExecutionResult, Outcome, SandboxOptions, SandboxPool
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from datamodules.formats import HTLFormat, LCEFormat, MarkdownFormat
 from generation.engine import Rollout
-from metrics.answers import AnswerMatcher
-from metrics.verification import SolutionVerifier
+from grading.answers import AnswerMatcher
+from grading.verification import SolutionVerifier
 from sandbox import ExecutionResult, Outcome
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from metrics.votes import most_given, tally
+from grading.votes import most_given, tally
 
 
 def same_number(answer: str, other: str) -> bool:

@@ -3,7 +3,7 @@
 Run from the repository root: ``python -m benchmarks.experiments.behaviours``. No generation: each
 row of ``../shared/data/trajectories`` (SVAMP, SimulEq) is graded exactly as
 ``benchmarks/fidelity/grade_trajectories.py`` grades it (``SolutionVerifier`` on the LCE text with
-the recorded outputs as runs), tagged by the rules of ``metrics.behaviours``, and counted by
+the recorded outputs as runs), tagged by the rules of ``grading.behaviours``, and counted by
 ``metrics.behaviour_metrics.BehaviourMetrics``. Token counts are of the model's own blocks (text and
 code, not execution output) under the tokenizer named by ``--tokenizer`` (default: SmolLM2's, the
 one the package ships; MathCoder's own CodeLlama tokenizer is not available offline, so the lengths
@@ -26,10 +26,10 @@ from benchmarks.fidelity.grade_trajectories import rollout
 from datamodules.formats import LCEFormat
 from datamodules.pipeline.tokenizer import load_pretrained_tokenizer
 from datamodules.sources.benchmarks import format_number
-from metrics.answers import AnswerMatcher
+from grading.answers import AnswerMatcher
+from grading.behaviours import BEHAVIOURS, CRUCIAL_TOKENS, RULES, rules_table, tag
+from grading.verification import SolutionVerifier
 from metrics.behaviour_metrics import GROUPS, BehaviourMetrics
-from metrics.behaviours import BEHAVIOURS, CRUCIAL_TOKENS, RULES, rules_table, tag
-from metrics.verification import SolutionVerifier
 
 RESULTS = RESULTS_DIR / "behaviours.md"
 DATA = ROOT.parent / "shared" / "data" / "trajectories"
@@ -86,7 +86,7 @@ def report(
         "model wrote, with MathCoder's recorded outputs).",
         "- Correctness: `SolutionVerifier(LCEFormat(), AnswerMatcher())`, as "
         "`benchmarks/fidelity/grade_trajectories.py` grades the same rows.",
-        "- Tags: the rules of `metrics/behaviours.py` (listed at the end); a solution shows a "
+        "- Tags: the rules of `grading/behaviours.py` (listed at the end); a solution shows a "
         "behaviour when at least one of its rules fires anywhere in it.",
         f"- Tokens: the model's text and code blocks (not execution output), counted with "
         f"`{tokenizer_name}` (not MathCoder's CodeLlama tokenizer, which is not available "

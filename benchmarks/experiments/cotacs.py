@@ -22,7 +22,7 @@ from pathlib import Path
 from benchmarks import RESULTS_DIR
 from cotacs import add_model_arguments, model_from_checkpoint
 from datamodules.sources.cogex import embedded_task_examples
-from metrics.answers import AnswerMatcher
+from grading.answers import AnswerMatcher
 from program_search.comparison import CONDITIONS, Budget, compare
 from program_search.search import SearchOptions
 

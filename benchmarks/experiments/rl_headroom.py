@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from benchmarks import RESULTS_DIR, ROOT
-from benchmarks.reports.tensorboard_scalars import read_scalars
+from run_logs import read_scalars
 
 RECIPE = [
     "--config",

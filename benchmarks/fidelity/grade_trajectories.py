@@ -25,9 +25,9 @@ from benchmarks import RESULTS_DIR, ROOT
 from datamodules.formats import LCEFormat
 from datamodules.sources.benchmarks import format_number
 from generation.engine import Rollout
-from metrics.answers import AnswerMatcher, extract_text_answer
-from metrics.normalize import clean, split_sequence, to_number
-from metrics.verification import SolutionVerifier
+from grading.answers import AnswerMatcher, extract_text_answer
+from grading.normalize import clean, split_sequence, to_number
+from grading.verification import SolutionVerifier
 from sandbox import ExecutionResult, Outcome
 
 RESULTS = RESULTS_DIR / "grade_trajectories.md"

@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 from benchmarks import RESULTS_DIR, ROOT
-from metrics.answers import AnswerMatcher
-from metrics.conformance import MATH_VERIFY_CASES, GradedCase, agreement, grade_case, load_cases
+from grading.answers import AnswerMatcher
+from grading.conformance import MATH_VERIFY_CASES, GradedCase, agreement, grade_case, load_cases
 
 RESULTS = RESULTS_DIR / "grading_conformance"
 
@@ -116,7 +116,7 @@ def report(results: dict, before: dict | None) -> list[str]:
             [
                 f"- Before: the same cases and grading procedure run on commit "
                 f"{before['commit']}, the grading before this work: that commit's files with "
-                "this script, `metrics/conformance.py` and `tests/data/math_verify/` copied in, "
+                "this script, `grading/conformance.py` and `tests/data/math_verify/` copied in, "
                 f"`python -m benchmarks.fidelity.grading_conformance --commit {before['commit']} "
                 "--out BEFORE`."
             ]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks import RESULTS_DIR, ROOT, parser
 from datamodules.sources.gsm8k_htl import ConversionError, convert_solution
-from metrics.verified_gsm8k import VerifiedGSM8KHTL
+from harvest.verified_gsm8k import VerifiedGSM8KHTL
 
 RESULTS = RESULTS_DIR / "gsm8k_conversion.md"
 DATA = ROOT.parent / "shared" / "data" / "benchmarks" / "gsm8k"

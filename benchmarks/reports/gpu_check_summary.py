@@ -14,7 +14,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from benchmarks.reports.tensorboard_scalars import read_scalars
+from run_logs import read_scalars
 
 
 def last_values(folder: Path, tags: tuple[str, ...]) -> dict[str, float]:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import RESULTS_DIR
-from benchmarks.reports.tensorboard_scalars import Point, read_scalars
+from run_logs import Point, read_scalars
 
 RESULTS = RESULTS_DIR / "quickstart.json"
 TAGS = {  # results key -> logged tag

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import RESULTS_DIR
-from benchmarks.reports.tensorboard_scalars import Point, read_scalars
 from metrics.significance import paired_comparison, wilson_interval
+from run_logs import Point, read_scalars
 
 CODE_MARKER = "<Code>"
 SETS = ("gsm8k", "gsm-hard", "numglue", "math", "simuleq", "svamp", "mawps", "asdiv")
@@ -159,7 +159,7 @@ def paired_tests(
 
 def training_summary(scalars: dict[str, list[Point]]) -> dict[str, float]:
     """Wall seconds from the first to the last logged event, and the mean logged tokens/s, of a
-    run's scalars (``tensorboard_scalars.read_scalars``)."""
+    run's scalars (``run_logs.read_scalars``)."""
     points = [point for tag in scalars.values() for point in tag]
     rates = [point.value for point in scalars.get("train/tokens_per_sec", [])]
     return {

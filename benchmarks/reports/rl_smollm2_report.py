@@ -23,7 +23,7 @@ from pathlib import Path
 
 from benchmarks import RESULTS_DIR
 from benchmarks.reports.real_model_report import read_records, summarise, training_summary
-from benchmarks.reports.tensorboard_scalars import Point, read_scalars
+from run_logs import Point, read_scalars
 
 SETS = ("gsm8k", "mawps")
 REWARD = "reward/mean"

@@ -3,7 +3,7 @@
 Run from the repository root: ``python -m benchmarks.speed.answer_matching``. Both are timed side by
 side in one run on the 1319 GSM8K test golds against formatted predictions (right and wrong),
 then on MATH answers that need algebra, and the matcher's worst case is measured on adversarial
-answers. The labelled free-form responses of ``metrics/labelled_responses.py`` are graded end to
+answers. The labelled free-form responses of ``grading/labelled_responses.py`` are graded end to
 end by both (``extract_text_answer`` + matcher, and math-verify's own ``parse`` of the whole
 response), class by class. Results go to ``benchmarks/results/answer_matching.md``.
 """
@@ -24,10 +24,10 @@ from pathlib import Path
 
 from benchmarks import RESULTS_DIR, ROOT
 from datamodules.sources.benchmarks import load_benchmark
-from metrics.answers import AnswerMatcher, extract_text_answer
-from metrics.labelled_responses import CLASSES
-from metrics.normalize import clean
-from metrics.normalize import to_number as _to_number
+from grading.answers import AnswerMatcher, extract_text_answer
+from grading.labelled_responses import CLASSES
+from grading.normalize import clean
+from grading.normalize import to_number as _to_number
 
 RESULTS = RESULTS_DIR / "answer_matching.md"
 DATA = ROOT.parent / "shared" / "data" / "benchmarks"
@@ -201,7 +201,7 @@ def main() -> None:
         "",
         "## Free-form responses, class by class",
         "",
-        "The labelled cases of `metrics/labelled_responses.py` (real MATH golds where marked): "
+        "The labelled cases of `grading/labelled_responses.py` (real MATH golds where marked): "
         "share of verdicts equal to the label, for `extract_text_answer` + `AnswerMatcher()` "
         "and for math-verify grading the whole response itself "
         '(`verify(parse(f"${gold}$"), parse(response))`, default extraction). The labels '

@@ -9,7 +9,7 @@ variable (unless the question implies the number as a constant: "half" makes 2 a
 Calculations written without an annotation (``Sam memorized 4+6=10 digits``) become steps too
 when their arithmetic checks out: solutions often leave their last step unannotated.
 
-This module only converts (pure text work); ``metrics.verified_gsm8k`` runs every program in the
+This module only converts (pure text work); ``harvest.verified_gsm8k`` runs every program in the
 sandbox and keeps a sample only when it prints the gold answer.
 """
 
@@ -29,13 +29,15 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from datamodules.numbers import PATTERN, plain
+from datamodules.numbers import PATTERN, close, plain
 from datamodules.sample import Block, Sample
 from datamodules.sources.base import SampleSource, utf8_lines
 
 log = logging.getLogger(__name__)
 
-TOLERANCE = 1e-6  # a stated result vs the exact value computed from its annotation
+# A stated result vs the exact value computed from its annotation (and, verified, a program's
+# printed answer vs the gold): equal up to rounding.
+TOLERANCE = 1e-6
 HUB_ID, HUB_CONFIG = "openai/gsm8k", "main"
 
 _ANNOTATION = re.compile(r"<<([^<>]*)>>")
@@ -109,7 +111,7 @@ def convert_solution(question: str, solution: str) -> Conversion:
     if not steps:
         raise ConversionError("no_steps", "no calculation in the solution")
     target = Fraction(answer)
-    final_steps = [step for step in steps if _close(step.value, target)]
+    final_steps = [step for step in steps if close(step.value, target, TOLERANCE)]
     if not final_steps:
         stated = ", ".join(str(_plain(step.value)) for step in steps)
         raise ConversionError("answer_not_computed", f"gold {answer} not among results {stated}")
@@ -136,7 +138,7 @@ def convert_record(record: dict[str, Any], sample_id: str) -> Sample:
 
 
 class GSM8KHTL(SampleSource):
-    """GSM8K problems converted to HTL samples, unverified (``metrics.verified_gsm8k`` also runs
+    """GSM8K problems converted to HTL samples, unverified (``harvest.verified_gsm8k`` also runs
     each program and keeps those printing the gold answer).
 
     Args:
@@ -278,7 +280,7 @@ class _Steps:
             return None
         named = _EarlierResults(self.steps, self.constants).visit(tree)  # rewrites the tree
         code = ast.unparse(named.body)
-        if _close(computed, value):
+        if close(computed, value, TOLERANCE):
             return code
         decimals = _decimals(value)
         return f"round({code}, {decimals})" if round(computed, decimals) == value else None
@@ -429,10 +431,6 @@ def _decimals(value: Fraction) -> int:
     while (value * 10**decimals).denominator != 1 and decimals < 12:
         decimals += 1
     return decimals
-
-
-def _close(a: Fraction, b: Fraction) -> bool:
-    return abs(a - b) <= TOLERANCE * max(1, abs(b))
 
 
 def _content_words(text: str) -> list[str]:

@@ -3,7 +3,7 @@
 MathCoder made new training problems by showing a model a GSM8K problem and a MATH problem and
 asking for one of intermediate difficulty. ``ProblemPairs`` draws those pairs from any two
 sources; ``datamodules.formats.problem.NewProblemFormat`` asks for the new problem, and the
-rejection sampler (``metrics.harvest``) then keeps the new problems and, in a second run, their
+rejection sampler (``harvest.generations``) then keeps the new problems and, in a second run, their
 execution-verified solutions.
 """
 

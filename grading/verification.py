@@ -9,20 +9,37 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from metrics.answers import AnswerMatcher, extract_program_answer, extract_text_answer
+from grading.answers import AnswerMatcher, extract_program_answer, extract_text_answer
 
 if TYPE_CHECKING:  # types only: grading needs neither torch nor transformers
     from datamodules.formats import SolutionFormat
     from datamodules.sample import Block
-    from generation.engine import Rollout
+    from sandbox.result import ExecutionResult
 
 # Which attempt gave the final answer: the solution asked for with the format's own prompt, the
 # HTL cascade's program-only or words-only re-prompt, or none of them.
 Stage = Literal["solution", "program", "words", "none"]
 # Sandbox outcomes that mean the program itself failed (``unavailable`` is the sandbox's fault).
 EXECUTION_ERRORS = frozenset({"error", "memory", "killed"})
+
+
+class Response(Protocol):
+    """What grading reads of one generated solution (``generation.engine.Rollout`` is one):
+    grading sits below generation, so it names the fields it needs instead of the class."""
+
+    @property
+    def prompt_index(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def executions(self) -> Sequence[ExecutionResult]: ...
+
+    @property
+    def num_generated_tokens(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -104,7 +121,7 @@ class SolutionVerifier:
     def __init__(self, format: SolutionFormat, matcher: AnswerMatcher) -> None:
         self.format, self.matcher = format, matcher
 
-    def verify(self, rollouts: Sequence[Rollout], golds: Sequence[str]) -> list[Verdict]:
+    def verify(self, rollouts: Sequence[Response], golds: Sequence[str]) -> list[Verdict]:
         """One verdict per rollout; ``golds`` are per prompt (``rollout.prompt_index``)."""
         return [self.verify_one(rollout, golds[rollout.prompt_index]) for rollout in rollouts]
 
@@ -130,7 +147,7 @@ class SolutionVerifier:
             return program_answer
         return extract_text_answer("\n".join(words)) if words else program_answer
 
-    def verify_one(self, rollout: Rollout, gold: str) -> Verdict:
+    def verify_one(self, rollout: Response, gold: str) -> Verdict:
         blocks = self.format.parse(rollout.text)
         reasoning = "\n".join(block.content for block in blocks if block.kind == "text")
         text_answer = extract_text_answer(reasoning) if reasoning else None

@@ -12,7 +12,7 @@ import builtins
 from collections.abc import Callable, Sequence
 
 from datamodules.formats.cogex import Emulation
-from metrics.emulation import Reading, answer_value
+from grading.emulation import Reading, answer_value
 from sandbox import ExecutionResult
 
 # Runs programs in the sandbox (``SandboxPool.run_many``); called only when one is runnable, so

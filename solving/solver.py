@@ -6,8 +6,8 @@ no answer, the same problem is asked again for a program alone (PoT); when that 
 either, for an answer in words alone (CoT). Only the problems still unanswered are re-prompted, as
 one left-padded batch per stage, through the same generation engine.
 
-It lives with the metrics, above ``generation``, because it grades each attempt to decide the
-next: the engine below it only generates and runs code.
+It sits above both ``generation`` and ``grading`` because it grades each attempt to decide the
+next: the engine below it only generates and runs code, and grading never generates.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from datamodules.formats import HTLFormat, SolutionFormat
 from datamodules.pipeline.encoding import collate_prompts, encode_many
 from generation.engine import GenerationEngine, Rollout
-from metrics.answers import AnswerMatcher
-from metrics.verification import SolutionVerifier, Verdict
+from grading.answers import AnswerMatcher
+from grading.verification import SolutionVerifier, Verdict
 from sandbox import SandboxPool
 
 AttemptStage = Literal["solution", "program", "words"]

@@ -1,14 +1,14 @@
 """Which generations become training samples: verified rejection sampling and its variants.
 
 A predict run generates ``n`` solutions per problem, runs their code in the sandbox and grades
-them (``metrics.cascade.Solver``). A harvest then decides, per problem, which of the ``n`` become
+them (``solving.solver.Solver``). A harvest then decides, per problem, which of the ``n`` become
 training samples and why each other one does not; ``callbacks.harvest_writer`` writes both.
 
 - :class:`VerifiedSolutions` keeps solutions whose execution-verified answer is right: against
   the gold, or, for problems without one (new interpolated problems), against the answer most of
   the solutions reached (self-consistency). Options: at most ``k`` per problem, dropping
   near-duplicates, preferring short or long solutions, preferring or requiring chosen behaviours
-  (``metrics.behaviours``), and HTL's self-distillation rule (the program's answer must also
+  (``grading.behaviours``), and HTL's self-distillation rule (the program's answer must also
   match the answer of the gold reasoning it was asked to follow), and a check that the program
   computes its answer rather than writing it down.
 - :class:`NewProblems` keeps the new problems of problem interpolation.
@@ -18,22 +18,19 @@ Every generation gets exactly one reason: ``kept`` or why not, so the counts add
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any, Literal
 
-from datamodules.numbers import IN_TEXT
+from datamodules.numbers import STANDALONE
 from datamodules.sample import Block, Sample
-from metrics.answers import AnswerMatcher, extract_text_answer
-from metrics.behaviours import check_behaviours, tag
-from metrics.votes import most_given, tally
+from grading.answers import AnswerMatcher, extract_text_answer
+from grading.behaviours import check_behaviours, tag
+from grading.votes import most_given, tally
 
 KEPT = "kept"
-# A number written on its own: 16, 3.5, "$30."; not x16, 1e5, v2.0.
-NUMBER = re.compile(rf"{IN_TEXT}(?!\.?\d|\w)")
 Preference = Literal["first", "shortest", "longest"]
 
 
@@ -123,9 +120,9 @@ def _mentions(text: str, answer: str, matcher: AnswerMatcher) -> bool:
     so ``16``, ``16.0`` and ``16.00`` all count). Only a plain-number answer can be written
     down this way; any other (``\\frac{1}{2}``, ``-5``) never is, which also keeps every
     comparison on the matcher's numeric path, away from its symbolic one."""
-    if not NUMBER.fullmatch(answer.strip()):
+    if not STANDALONE.fullmatch(answer.strip()):
         return False
-    return any(matcher(number, answer).correct for number in set(NUMBER.findall(text)))
+    return any(matcher(number, answer).correct for number in set(STANDALONE.findall(text)))
 
 
 def _check_selection(k: int | None, similarity: float | None) -> None:
@@ -144,7 +141,7 @@ class VerifiedSolutions(Harvest):
             to one already kept; 1.0 drops exact copies only; None keeps near-duplicates.
         prefer: which verified solutions come first when ``k`` or duplicates leave a choice:
             ``first`` (generation order), ``shortest`` or ``longest`` (tokens the model wrote).
-        behaviours: behaviours of ``metrics.behaviours`` to favour (the behaviour study's
+        behaviours: behaviours of ``grading.behaviours`` to favour (the behaviour study's
             training-time use): ``verification``, ``backtracking``, ``backward_chaining``,
             ``subgoal_setting``.
         behaviour_policy: ``prefer`` ranks solutions showing more of them first; ``require``

@@ -11,7 +11,7 @@ from collections import deque
 
 from datamodules.latex import final_boxed
 from datamodules.numbers import IN_TEXT
-from metrics.normalize import clean, to_number
+from grading.normalize import clean, to_number
 
 # "The answer is", "Answer:", or "Answer" right before math ("Answer \\( 9 \\)").
 _ANSWER_IS = re.compile(r"\banswer\b(?:\s+is\b\s*:?|\s*:|(?=[ \t]*(?:\$|\\[(\[])))", re.IGNORECASE)

@@ -4,19 +4,19 @@ Cheap rules run first, in the caller's process, and decide most pairs without sy
 (commas, units, currency, percent, ``\\frac``, trailing ``.0``, ``x = 5``) within a relative
 tolerance, number tuples and sets element-wise, and plain-word answers ("(B)", "Yes"). Everything
 else goes to math_verify in a helper process that is killed when it overruns ``timeout_s``
-(:mod:`metrics.symbolic`), so each comparison is time-bounded in any thread or process. A timeout
+(:mod:`grading.symbolic`), so each comparison is time-bounded in any thread or process. A timeout
 counts as wrong and is reported as ``timed_out``.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
-from metrics import symbolic
-from metrics.extraction import extract_program_answer, extract_text_answer
-from metrics.normalize import (
+from datamodules.numbers import close
+from grading import symbolic
+from grading.extraction import extract_program_answer, extract_text_answer
+from grading.normalize import (
     Number,
     clean,
     looks_mathematical,
@@ -113,7 +113,7 @@ class AnswerMatcher:
             golds += [gold.value * 100, gold.value / 100]
         if pred.integer and gold.integer:  # 70001 is not 70000, whatever the tolerance
             return any(p == g for p in preds for g in golds)
-        return any(p == g or math.isclose(p, g, rel_tol=self.rel_tol) for p in preds for g in golds)
+        return any(close(p, g, self.rel_tol) for p in preds for g in golds)
 
     def _sequences_equal(self, pred: str, gold: str) -> bool | None:
         """Element-wise verdict for number tuples/sets/intervals; None when it cannot decide."""

@@ -28,7 +28,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-# Run as a script, Python puts metrics/ first on sys.path, where a module of this project could
+# Run as a script, Python puts grading/ first on sys.path, where a module of this project could
 # shadow one that sympy imports: drop it before importing them.
 if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
     del sys.path[0]

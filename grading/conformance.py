@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from metrics.answers import AnswerMatcher, MatchResult, extract_text_answer
+from grading.answers import AnswerMatcher, MatchResult, extract_text_answer
 
 MATH_VERIFY_CASES = Path(__file__).resolve().parents[1] / "tests/data/math_verify/cases.jsonl"
 

@@ -1,5 +1,5 @@
-"""Scalars of a finished run, read back from its TensorBoard event files (benchmarks report
-what the run logged rather than re-deriving it)."""
+"""Scalars of a finished run, read back from its TensorBoard event files: the model card quotes
+what the run logged, and the benchmark reports build on it rather than re-deriving it."""
 
 from __future__ import annotations
 

@@ -11,16 +11,16 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 
 from datamodules.sample import Sample
-from datamodules.sources.gsm8k_htl import GSM8KHTL, ConversionError
-from metrics.answers import AnswerMatcher
-from metrics.extraction import extract_program_answer
+from datamodules.sources.gsm8k_htl import GSM8KHTL, TOLERANCE, ConversionError
+from grading.answers import AnswerMatcher
+from grading.extraction import extract_program_answer
 from sandbox import SandboxOptions, SandboxPool
 from sandbox.result import ExecutionResult, Outcome
 
 VERIFY_CHUNK = 256  # programs sent to the sandbox at once: bounds latency before the first sample
 # Conversion keeps the solution's own numbers, so a right program prints the gold up to float
 # rounding: a far tighter tolerance than grading a model's answer needs.
-PRINTED_ANSWER = AnswerMatcher(rel_tol=1e-6)
+PRINTED_ANSWER = AnswerMatcher(rel_tol=TOLERANCE)
 
 
 def printed_answer_matches(output: str, gold: str) -> bool:

@@ -9,11 +9,12 @@ baseline normalises.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from datamodules.formats import SolutionFormat
 from generation.engine import Rollout
@@ -81,14 +82,16 @@ class ExperienceMaker:
             batch.get("prompt_focus_keys"),
             self.focus_start_token_id,
         )
-        logprobs, ref_logprobs, values = self.frozen(policy, rollout_batch)
-        mask = rollout_batch.action_mask
-        kl = kl_penalty(logprobs, ref_logprobs, options.kl_estimator)
         penalty = overlong_penalty(
             rollout_batch.response_mask.sum(1), self.max_new_tokens, options.soft_punish_cache
         )
-        scores = torch.tensor(scored.scores, device=logprobs.device) + penalty
+        scores = torch.tensor(scored.scores, device=penalty.device) + penalty
         out, diagnostics = left_out(options, self.format, rollouts, scores, self.group_size)
+        # A group the filters left out whole weighs nothing anywhere: its rows are not run.
+        needed = ~out.view(-1, self.group_size).all(1).repeat_interleave(self.group_size)
+        logprobs, ref_logprobs, values = self.frozen(policy, rollout_batch, needed)
+        mask = rollout_batch.action_mask
+        kl = kl_penalty(logprobs, ref_logprobs, options.kl_estimator)
         diagnostics["reward/overlong_penalty"] = penalty.mean().item()
         loss_mask = mask & ~out[:, None]
         rewards = token_rewards(scores, kl, mask, kl_coef)
@@ -99,11 +102,12 @@ class ExperienceMaker:
         if options.whiten_advantages:
             advantages = masked_whiten(advantages, loss_mask)
         diagnostics |= advantage_diagnostics(advantages, loss_mask)
-        diagnostics["ppo/kl"] = torch.where(mask, kl, 0.0).sum(1).mean().item()
+        sequence_kl = torch.where(mask, kl, 0.0).sum(1)[needed]
+        diagnostics["ppo/kl"] = sequence_kl.mean().item() if needed.any() else 0.0
         sampled = sampler_logprobs(rollouts, logprobs)
         weights = None
         if sampled is not None:
-            diagnostics |= logprob_gap(logprobs, sampled, mask)
+            diagnostics |= logprob_gap(logprobs, sampled, mask & needed[:, None])
             if options.sampler_is_cap is not None:
                 weights = truncated_importance_weights(logprobs, sampled, options.sampler_is_cap)
         experience = Experience(
@@ -111,15 +115,18 @@ class ExperienceMaker:
         )
         return experience, diagnostics
 
-    def frozen(self, policy: Policy, batch: RolloutBatch) -> FrozenOutputs:
-        """:meth:`Policy.frozen` over the batch in micro-batches (of the update's size)."""
-        parts = [policy.frozen(part) for part in self.micro_batches(batch)]
-        logprobs, ref_logprobs = (torch.cat([p[i] for p in parts]) for i in (0, 1))
-        values = torch.cat([p.values for p in parts]) if parts[0].values is not None else None
-        return FrozenOutputs(logprobs, ref_logprobs, values)
-
-    def micro_batches(self, batch: RolloutBatch) -> Iterator[RolloutBatch]:
+    def frozen(self, policy: Policy, batch: RolloutBatch, needed: Tensor) -> FrozenOutputs:
+        """:meth:`Policy.frozen` over the ``needed`` rows in micro-batches (of the update's
+        size); zeros in the other rows."""
         options = self.options
         size = options.micro_batch_size or options.minibatch_size or len(batch)
-        for rows in torch.arange(len(batch), device=batch.input_ids.device).split(size):
-            yield batch.select(rows)
+        rows = needed.nonzero().squeeze(1)
+        parts = [(part, policy.frozen(batch.select(part))) for part in rows.split(size)]
+        zeros = torch.zeros(batch.action_mask.shape, device=batch.input_ids.device)
+        logprobs, ref_logprobs = zeros.clone(), zeros.clone()
+        values = zeros.clone() if policy.value_head is not None else None
+        for part, outputs in parts:
+            logprobs[part], ref_logprobs[part] = outputs.logprobs, outputs.ref_logprobs
+            if values is not None:
+                values[part] = outputs.values
+        return FrozenOutputs(logprobs, ref_logprobs, values)

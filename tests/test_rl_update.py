@@ -118,6 +118,38 @@ def test_rows_without_a_loss_token_are_not_run_and_change_no_gradient(monkeypatc
         torch.testing.assert_close(with_row, without_row)
 
 
+def test_groups_left_out_whole_are_not_run_for_the_frozen_log_probs(monkeypatch) -> None:
+    grouped_rollouts = [replace(r, prompt_index=i // 2) for i, r in enumerate(ROLLOUTS)]
+    scores = ScoredRollouts([1.0, 1.0, 0.0, 1.0], {})  # prompt 0 uniform, prompt 1 mixed
+    run_rows = []
+    frozen = Policy.frozen
+
+    def counted(self: Policy, batch: object) -> object:
+        run_rows.append(len(batch))
+        return frozen(self, batch)
+
+    monkeypatch.setattr(Policy, "frozen", counted)
+    policy = toy_module().policy
+    experiences = {}
+    for dynamic_sampling in (False, True):
+        options = PPOOptions(
+            advantage="grpo", dynamic_sampling=dynamic_sampling, whiten_advantages=False
+        )
+        maker = ExperienceMaker(options, HTLFormat(), 2, max_new_tokens=3, pad_token_id=PAD)
+        experiences[dynamic_sampling], _ = maker(
+            policy, prompt_batch(2), grouped_rollouts, scores, kl_coef=0.01
+        )
+    assert run_rows == [4, 2]  # all rows, then only the mixed group's
+    everything, kept = experiences[False], experiences[True]
+    assert not kept.loss_mask[:2].any() and torch.equal(
+        kept.loss_mask[2:], everything.loss_mask[2:]
+    )
+    torch.testing.assert_close(kept.old_logprobs[2:], everything.old_logprobs[2:])
+    torch.testing.assert_close(
+        kept.advantages[2:] * kept.loss_mask[2:], everything.advantages[2:] * kept.loss_mask[2:]
+    )
+
+
 def test_the_update_steps_once_per_minibatch_and_epoch_with_the_clip_norm() -> None:
     torch.manual_seed(0)
     policy, experience, options = policy_and_experience(

@@ -282,12 +282,14 @@ class SFTDataModule(L.LightningDataModule):
         )
 
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """A streamed batch reaching the training step: its records now count as consumed."""
+        """A streamed batch reaching the training step: its records now count as consumed, and
+        its worker's counts of what it left out as reported."""
         cursor: Cursor | None = (
             batch.pop("stream_cursor", None) if isinstance(batch, dict) else None
         )
         if cursor is not None and self.train_stream is not None:
             self.train_stream.progress.record(cursor)
+            self.train_stream.progress.count(cursor, batch.pop("stream_counts"))
         return batch
 
     def state_dict(self) -> dict[str, Any]:

@@ -136,6 +136,15 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
         if stats and self.logger is not None:
             self.logger.log_metrics({f"data/{key}": value for key, value in stats.items()}, 0)
 
+    def on_train_epoch_end(self) -> None:
+        """A streamed epoch's ``data/train/...`` counts (the map-style path's, logged at fit
+        start), summed over each rank's workers and then over the ranks."""
+        stream = getattr(self.trainer.datamodule, "train_stream", None)
+        if stream is not None:
+            totals = stream.progress.totals()
+            counts = {f"data/{name}": float(count) for name, count in totals.items()}
+            self.log_dict(counts, reduce_fx="sum", sync_dist=True)
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         mask = self.focus_attention_mask(batch)
         loss = causal_lm_loss(self.model, batch, mask, self.loss_chunk)

@@ -204,3 +204,38 @@ def test_the_stream_counts_overlong_sequences_like_the_map_path(
     too_long = sum(len(s) > 120 for s in encode_many(renderings, tokenizer))
     assert too_long > 0 and data.limit.stats() == {"train/dropped_overlong": too_long}
     assert kept == len(renderings) - too_long
+
+
+def test_the_stream_counts_what_it_leaves_out_summed_over_workers(
+    tmp_path: Path, samples: list[Sample], tokenizer
+) -> None:
+    lines = [json.dumps(record(s)) for s in samples[:40]]
+    lines[7] = lines[20] = json.dumps({"id": "bad", "answer": "1"})  # no question: skipped
+    (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
+    held_out = frozenset(s.question for s in samples[:6])
+    source = SampleStream(files=str(tmp_path / "train.jsonl"), on_error="skip", shuffle_buffer=0)
+    progress = StreamProgress(num_workers=2)
+    data = TrainingStream(
+        source.records(),
+        source.parser(),
+        FORMAT,
+        tokenizer,
+        Batching(batch_size=4, max_length=280),
+        LengthLimit(280, "drop"),  # about a third of the sequences are longer
+        held_out,
+        progress,
+    )
+    for batch in loader(data, workers=2):
+        progress.record(batch["stream_cursor"])
+        progress.count(batch["stream_cursor"], batch["stream_counts"])
+    read = [s for index, s in enumerate(samples[:40]) if index not in (7, 20)]
+    trained = [s for s in read if s.question not in held_out]
+    renderings = [spans for sample in trained for spans in FORMAT.render(sample)]
+    too_long = sum(len(s) > 280 for s in encode_many(renderings, tokenizer))
+    assert too_long > 0 and len(progress.counts) == 2  # both workers reported
+    assert progress.totals() == {
+        "train/removed_held_out_overlap": len(read) - len(trained),
+        "train/skipped_records": 2,
+        "train/dropped_overlong": too_long,
+        "train/truncated_overlong": 0,
+    }

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from datamodules.generators.synthetic import generate_problems
-from datamodules.pipeline.streaming import SampleStream
+from datamodules.pipeline.streaming import COUNTED, SampleStream
 from main import main
 from tests.test_streaming import record
 
@@ -56,3 +56,5 @@ def test_streaming_recipe_trains_a_tiny_model_on_packed_rows(tmp_path: Path) -> 
     assert torch.isfinite(cli.trainer.logged_metrics["train/loss"])
     progress = cli.datamodule.train_stream.progress
     assert sum(cursor.batches for cursor in progress.cursors.values()) == 3  # one packed chunk
+    logged = cli.trainer.logged_metrics  # the epoch's counts, as the map path names them
+    assert {name: int(logged[f"data/{name}"]) for name in COUNTED} == progress.totals()

@@ -40,7 +40,8 @@ class LengthLimit:
     """The overlong policy of both training-data paths (map-style and streaming): a sequence
     longer than ``max_length`` is dropped or truncated, and counted either way.
 
-    Each dataloader worker of a stream counts its own sequences (and logs them when done)."""
+    Each dataloader worker of a stream counts its own sequences (the stream's batches carry the
+    counts, summed over workers and ranks when logged)."""
 
     max_length: int
     overlong: Overlong = "drop"

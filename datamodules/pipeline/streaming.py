@@ -19,7 +19,6 @@ from __future__ import annotations
 import glob
 import itertools
 import json
-import logging
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,10 +49,16 @@ from datamodules.sample import Sample
 from datamodules.sources.base import DataRecordError, JsonlSource, OnError, SampleSource, utf8_lines
 from datamodules.sources.files import LCETrajectories, SampleFile
 
-log = logging.getLogger(__name__)
 RecordType = Literal["samples", "lce"]
 PARSERS: dict[str, type[JsonlSource]] = {"samples": SampleFile, "lce": LCETrajectories}
 PARSE_BLOCK = 64  # records rendered and tokenized per tokenizer call
+# What a pass leaves out or cuts, under the names the map-style path logs (``data/train/...``).
+COUNTED = (
+    "train/removed_held_out_overlap",
+    "train/skipped_records",
+    "train/dropped_overlong",
+    "train/truncated_overlong",
+)
 
 
 class SampleStream(SampleSource):
@@ -197,11 +202,14 @@ class Cursor(NamedTuple):
 
 @dataclass
 class StreamProgress:
-    """What training has consumed of the stream: the epoch and each worker's latest cursor."""
+    """What training has consumed of the stream: the epoch, each worker's latest cursor, and what
+    each worker has left out or cut so far this epoch (:data:`COUNTED`; a resumed epoch counts
+    from where it resumed, since the records before a cursor are not parsed again)."""
 
     num_workers: int
     epoch: int = 0
     cursors: dict[int, Cursor] = field(default_factory=dict)
+    counts: dict[int, dict[str, int]] = field(default_factory=dict)
 
     def start(self) -> tuple[int, dict[int, Cursor]]:
         """Where a new pass begins: here, or at the next epoch once every worker has finished."""
@@ -213,7 +221,7 @@ class StreamProgress:
         """Counts a batch as trained; a batch that is not past its worker's last one means the
         stream repeats records (it started before a checkpoint's position was loaded)."""
         if cursor.epoch > self.epoch:
-            self.epoch, self.cursors = cursor.epoch, {}
+            self.epoch, self.cursors, self.counts = cursor.epoch, {}, {}
         last = self.cursors.get(cursor.worker)
         if cursor.epoch < self.epoch or (last is not None and cursor.position <= last.position):
             raise RuntimeError(
@@ -224,6 +232,15 @@ class StreamProgress:
                 "after setup, e.g. FSDP, cannot resume a stream mid-epoch)"
             )
         self.cursors[cursor.worker] = cursor
+
+    def count(self, cursor: Cursor, counts: Mapping[str, int]) -> None:
+        """Keeps the running counts that came with a worker's batch (its last batch's are final)."""
+        self.counts[cursor.worker] = dict(counts)
+
+    def totals(self) -> dict[str, int]:
+        """This rank's counts, summed over its workers: every name of :data:`COUNTED`, zeros too
+        (ranks sum them, so each must log the same names)."""
+        return {name: sum(counts[name] for counts in self.counts.values()) for name in COUNTED}
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -282,8 +299,9 @@ class TrainingStream(TorchIterableDataset):
 
     Each worker takes its own part of ``records`` and resumes from its cursor in ``progress``
     (read when the dataloader starts its workers). Records whose question is held out are left
-    out, and overlong sequences dropped or cut and counted (``limit``), as in the map-style
-    datamodule.
+    out, malformed ones skipped (``on_error: skip``) and overlong sequences dropped or cut
+    (``limit``), as in the map-style datamodule; each batch carries the worker's running counts of
+    them (``stream_counts``, :data:`COUNTED`), which the datamodule sums over workers.
     """
 
     def __init__(
@@ -301,6 +319,7 @@ class TrainingStream(TorchIterableDataset):
         self.records, self.parser, self.format, self.tokenizer = records, parser, format, tokenizer
         self.batching, self.limit, self.held_out = batching, limit, held_out
         self.progress, self.seed = progress, seed
+        self.removed_held_out = 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = get_worker_info()
@@ -311,21 +330,21 @@ class TrainingStream(TorchIterableDataset):
         mine = split_dataset_by_node(self.records, worker, workers) if workers > 1 else self.records
         mine.set_epoch(epoch)
         cursor = cursors.get(worker, Cursor(epoch, worker, 0, 0, 0, False))
+        self.removed_held_out = self.parser.skipped = self.limit.dropped = self.limit.truncated = 0
         batches = self._batches(mine, epoch, worker, cursor)
-        # Look one batch ahead, so the last batch of the epoch says so.
+        # Look one batch ahead, so the last batch of the epoch says so (and counts it all).
         previous = next(batches, None)
         for batch in batches:
-            yield previous
+            yield previous | {"stream_counts": self.counts()}
             previous = batch
         if previous is not None:
             previous["stream_cursor"] = previous["stream_cursor"]._replace(final=True)
-            yield previous
-        if self.parser.skipped:
-            log.warning(
-                "stream worker %d skipped %d malformed records", worker, self.parser.skipped
-            )
-        if self.limit.stats():  # the map-style path logs the same counts as data/train/...
-            log.warning("stream worker %d: %s", worker, self.limit.stats())
+            yield previous | {"stream_counts": self.counts()}
+
+    def counts(self) -> dict[str, int]:
+        """What this worker has left out or cut so far in this pass (:data:`COUNTED`)."""
+        counted = (self.removed_held_out, self.parser.skipped, self.limit.dropped)
+        return dict(zip(COUNTED, (*counted, self.limit.truncated)))
 
     def _batches(
         self, records: IterableDataset, epoch: int, worker: int, resume: Cursor
@@ -365,7 +384,10 @@ class TrainingStream(TorchIterableDataset):
 
     def _render(self, source: str, line: int, text: str) -> list[Any]:
         sample = self.parser.parse(source, line, text)
-        if sample is None or sample.question in self.held_out:
+        if sample is None:
+            return []
+        if sample.question in self.held_out:
+            self.removed_held_out += 1
             return []
         return self.format.render(sample)
 

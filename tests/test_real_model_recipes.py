@@ -18,6 +18,7 @@ CHAT = str(CONFIGS / "eval" / "chat_markdown.yaml")
 FIVE_HUNDRED = str(CONFIGS / "eval" / "htl_500.yaml")
 PPO = str(CONFIGS / "htl" / "ppo.yaml")
 GRPO = str(CONFIGS / "htl" / "smollm2_grpo.yaml")
+CURRICULUM = str(CONFIGS / "htl" / "smollm2_grpo_curriculum.yaml")
 
 
 def resolved(subcommand: str, *layers: str, capsys: pytest.CaptureFixture[str]) -> dict:
@@ -102,3 +103,17 @@ def test_grpo_layer_starts_from_the_htl_fine_tune_of_the_same_base(capsys) -> No
     assert grpo["trainer"]["limit_val_batches"] == 0
     assert callback_classes(grpo) == ["LastCheckpoint"]
     assert model["reward_table"]["both_correct"] == 1.0  # HTL's error assessment
+
+
+def test_curriculum_grpo_layer_trains_on_no_test_problem_and_feeds_its_curriculum(capsys) -> None:
+    config = resolved("fit", PPO, GRPO, CURRICULUM, capsys=capsys)
+    model, data = config["model"]["init_args"], config["data"]["init_args"]
+    assert model["ppo"]["advantage"] == "grpo" and model["ppo"]["dynamic_sampling"] is True
+    assert model["rollout"]["num_samples"] >= 2 and model["rollout"]["backend"] == "vllm"
+    assert data["curriculum_floor"] is not None
+    assert "CurriculumFeedback" in callback_classes(config)
+    sources = data["train"]["init_args"]["sources"]
+    paths = [s["init_args"]["path"] for s in sources if "path" in s["init_args"]]
+    assert paths and all(path.endswith("gsm8k/train.jsonl") for path in paths)
+    tags = [s["init_args"].get("tag") for s in sources if "tag" in s["init_args"]]
+    assert len(set(tags)) == len(tags)  # each source its own name for the curriculum

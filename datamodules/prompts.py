@@ -79,7 +79,7 @@ class PromptDataModule(SFTDataModule):
         ]
 
     def train_dataloader(self) -> DataLoader:
-        order = {"sampler": self.curriculum} if self.curriculum else {"shuffle": True}
+        order = {"sampler": self.curriculum} if self.curriculum is not None else {"shuffle": True}
         return DataLoader(
             self.train_prompts,
             batch_size=self.batch_size,

@@ -19,20 +19,22 @@ import sys
 from pathlib import Path
 
 from benchmarks import RESULTS_DIR
-from run_logs import Point, read_scalars
+from run_logs import read_scalars
 
 LOSS, SPEED = "train/loss", "train/tokens_per_sec"
 
 
-def logged(folders: list[Path], tag: str) -> dict[int, float]:
-    """A run's values of ``tag`` by step, over its folders (a resumed run logs into a new one;
+def logged(folders: list[Path]) -> dict[str, dict[int, float]]:
+    """A run's loss and tokens/s by step, over its folders (a resumed run logs into a new one;
     a step logged twice keeps its last value)."""
-    values: dict[int, float] = {}
+    values: dict[str, dict[int, float]] = {LOSS: {}, SPEED: {}}
     for folder in folders:
-        points: list[Point] = read_scalars(folder).get(tag, [])
-        values.update({point.step: point.value for point in points})
-    if not values:
-        raise SystemExit(f"{', '.join(map(str, folders))}: no {tag} logged")
+        scalars = read_scalars(folder)
+        for tag, by_step in values.items():
+            by_step.update({point.step: point.value for point in scalars.get(tag, [])})
+    for tag, by_step in values.items():
+        if not by_step:
+            raise SystemExit(f"{', '.join(map(str, folders))}: no {tag} logged")
     return values
 
 
@@ -60,8 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window", type=int, default=20, help="steps per loss window")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "precision.json")
     args = parser.parse_args(argv)
-    losses = [logged(args.bf16, LOSS), logged(args.fp32, LOSS)]
-    speeds = [logged(args.bf16, SPEED), logged(args.fp32, SPEED)]
+    runs = [logged(args.bf16), logged(args.fp32)]
+    losses, speeds = [run[LOSS] for run in runs], [run[SPEED] for run in runs]
     rows = windows(*losses, args.window)
     shared = sorted(losses[0].keys() & losses[1].keys())
     result = {

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
 from transformers import AutoTokenizer
 
@@ -20,6 +18,7 @@ from datamodules.pipeline.tokenizer import add_format_tokens
 from generation.engine import GenerationEngine, GenerationOptions
 from generation.scripted import ScriptedLogits
 from sandbox import SandboxOptions, SandboxPool
+from tests.gloo import gloo_group
 from tests.tiny_models import engine_llama
 
 SCRIPTS = [
@@ -28,9 +27,16 @@ SCRIPTS = [
 ]
 
 
-def rollout_on_rank(rank: int, port: int, results: Path, tokenizer_folder: Path) -> None:
+def rollout_on_rank(rank: int, results: Path, tokenizer_folder: Path) -> None:
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    with gloo_group(rank, results / "rendezvous"):
+        forwards, rollouts = rollout(rank, tokenizer_folder)
+    record = {"forwards": len(forwards), "texts": [r.text for r in rollouts]}
+    (results / f"rank{rank}.json").write_text(json.dumps(record))
+
+
+def rollout(rank: int, tokenizer_folder: Path) -> tuple[list[int], list]:
+    """This rank's rollouts and one entry per forward pass its model made."""
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
     add_format_tokens(tokenizer, LCEFormat().special_tokens)
     model = engine_llama(len(tokenizer))
@@ -50,22 +56,14 @@ def rollout_on_rank(rank: int, port: int, results: Path, tokenizer_folder: Path)
         rollouts = GenerationEngine(GenerationOptions(64), [scripted]).rollout(
             model, tokenizer, LCEFormat(), pool, batch["input_ids"], batch["attention_mask"]
         )
-    dist.destroy_process_group()
-    record = {"forwards": len(forwards), "texts": [r.text for r in rollouts]}
-    (results / f"rank{rank}.json").write_text(json.dumps(record))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return forwards, rollouts
 
 
 @pytest.mark.slow
 def test_ranks_take_the_same_forward_passes(tmp_path: Path, corpus_tokenizer) -> None:
     assert "THINKCODE_CACHE" in os.environ  # the spawned ranks share the test cache
     corpus_tokenizer.save_pretrained(tmp_path / "tokenizer")  # the spawned ranks load it
-    mp.spawn(rollout_on_rank, args=(free_port(), tmp_path, tmp_path / "tokenizer"), nprocs=2)
+    mp.spawn(rollout_on_rank, args=(tmp_path, tmp_path / "tokenizer"), nprocs=2)
     busy, idle = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert busy["forwards"] == idle["forwards"]
     assert [text.count("<|execution|>") for text in busy["texts"]] == [2, 2]

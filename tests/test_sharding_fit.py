@@ -17,14 +17,12 @@ import socket
 import subprocess
 import sys
 from dataclasses import asdict
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import pytest
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
 import yaml
 from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
@@ -34,6 +32,7 @@ from transformers import AutoConfig, AutoModelForCausalLM
 from datamodules.generators.synthetic import generate_problems
 from export import export
 from lightning_modules.sharding import shard_causal_lm
+from tests.gloo import gloo_group
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = str(REPO / "configs" / "quickstart.yaml")
@@ -296,11 +295,9 @@ def test_two_nodes_launched_by_torchrun_train_like_one_process(
         assert sum(pair) / 2 == pytest.approx(single[step][0], rel=1e-5)
 
 
-def generate_on_rank(rank: int, port: int, results: Any) -> None:
+def generate_on_rank(rank: int, rendezvous: Path, results: Any) -> None:
     """Rank 0 wants 3 new tokens, rank 1 wants 9: rank 0 must keep stepping (synced) for rank 1."""
-    address = f"tcp://127.0.0.1:{port}"  # a rank left waiting fails after 60 s instead of hanging
-    dist.init_process_group("gloo", address, timeout=timedelta(seconds=60), rank=rank, world_size=2)
-    try:
+    with gloo_group(rank, rendezvous):
         torch.manual_seed(0)
         config = AutoConfig.for_model(
             "llama",
@@ -318,15 +315,13 @@ def generate_on_rank(rank: int, port: int, results: Any) -> None:
         wanted = 3 if rank == 0 else 9
         output = model.generate(prompt, max_new_tokens=wanted, do_sample=False, eos_token_id=None)
         results.put((rank, output.shape[1] - prompt.shape[1]))
-    finally:
-        dist.destroy_process_group()
 
 
-def test_sharded_generation_survives_ranks_finishing_at_different_steps() -> None:
+def test_sharded_generation_survives_ranks_finishing_at_different_steps(tmp_path: Path) -> None:
     context = mp.get_context("spawn")
     results = context.SimpleQueue()
     mp.start_processes(
-        generate_on_rank, args=(free_port(), results), nprocs=2, start_method="spawn"
+        generate_on_rank, args=(tmp_path / "rendezvous", results), nprocs=2, start_method="spawn"
     )
     generated = dict(results.get() for _ in range(2))
     assert generated == {0: 3, 1: 9}

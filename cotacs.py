@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from checks import InputError
 from cli.errors import run_entry_point
 from datamodules.formats import CoGEXFormat
 from datamodules.sources.cogex import TaskExample, embedded_task_examples, read_task_examples
@@ -48,7 +49,7 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 def model_from_checkpoint(args: argparse.Namespace) -> tuple[TextGenerator, CoGEXFormat]:
     module = rebuild(args.ckpt_path, args.config)
     if not isinstance(module.format, CoGEXFormat):
-        raise ValueError(
+        raise InputError(
             f"{args.ckpt_path}: not a CoGEX run (format {type(module.format).__name__})"
         )
     model = module.model.eval().to(args.device)

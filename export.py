@@ -23,7 +23,8 @@ import torch
 import torch.distributed.checkpoint as dcp
 import yaml
 
-from cli.errors import run_entry_point
+from checks import InputError, MissingInput
+from cli.errors import reading_input, run_entry_point
 from lightning_modules.sft import SFTModule
 from main import main as build_cli
 from model_card import write_model_card
@@ -60,19 +61,21 @@ def run_config(ckpt_path: str | Path, config: str | Path | None = None) -> Path:
     """The run's saved recipe: ``config``, or the ``config.yaml`` beside ``checkpoints/``."""
     ckpt_path = Path(ckpt_path)
     if not ckpt_path.exists():
-        raise FileNotFoundError(f"no checkpoint file or sharded checkpoint folder at {ckpt_path}")
+        raise MissingInput(f"no checkpoint file or sharded checkpoint folder at {ckpt_path}")
     config_path = Path(config) if config else ckpt_path.parent.parent / "config.yaml"
     if not config_path.is_file():
-        raise FileNotFoundError(f"no run config at {config_path}; pass the recipe with --config")
+        raise MissingInput(f"no run config at {config_path}; pass the recipe with --config")
     return config_path
 
 
 def rebuild(ckpt_path: str | Path, config: str | Path | None = None) -> SFTModule:
     """The trained module, on the CPU, rebuilt from the run's config (default: the
-    ``config.yaml`` beside ``checkpoints/``) with the checkpoint's weights."""
-    recipe = export_recipe(yaml.safe_load(run_config(ckpt_path, config).read_text()))
-    cli = build_cli(recipe, run=False)
-    load_weights(cli.model, Path(ckpt_path))
+    ``config.yaml`` beside ``checkpoints/``) with the checkpoint's weights. All of it reads the
+    user's files, so its errors are theirs (``cli.errors.reading_input``)."""
+    with reading_input():
+        recipe = export_recipe(yaml.safe_load(run_config(ckpt_path, config).read_text()))
+        cli = build_cli(recipe, run=False)
+        load_weights(cli.model, Path(ckpt_path))
     return cli.model
 
 
@@ -94,9 +97,12 @@ def load_weights(module: torch.nn.Module, ckpt_path: Path) -> None:
         dcp.load(state, checkpoint_id=ckpt_path, no_dist=True)
         weights = state["state_dict"]
     elif ckpt_path.is_file():
-        weights = torch.load(ckpt_path, map_location="cpu", weights_only=False)["state_dict"]
+        checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+            raise InputError(f"{ckpt_path}: not a Lightning checkpoint (it has no state_dict)")
+        weights = checkpoint["state_dict"]
     else:
-        raise FileNotFoundError(f"no checkpoint file or sharded checkpoint folder at {ckpt_path}")
+        raise MissingInput(f"no checkpoint file or sharded checkpoint folder at {ckpt_path}")
     module.load_state_dict(weights)
 
 

@@ -7,7 +7,9 @@ checkpoints, all under ``--trainer.default_root_dir``.
 
 A mistake a user can make (a key the recipe does not have, a malformed data file, a model that
 cannot be loaded) prints one line on stderr and exits non-zero; ``--debug`` (or
-``THINKCODE_DEBUG=1``) shows the full message and traceback instead.
+``THINKCODE_DEBUG=1``) shows the full message and traceback instead. An error of the code keeps
+its traceback: the recipe is built before the subcommand runs, so that the two can be told apart
+(``cli.errors``).
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import os
 import re
 import sys
 from operator import attrgetter
+from pathlib import Path
 from typing import Any, NoReturn
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from cli.errors import HINT, debugging, run_entry_point, summarize
+from checks import MissingInput
+from cli.errors import HINT, debugging, reading_input, run_entry_point, summarize
 from cli.moved import upgrade, upgrade_recipe_files
 from cli.suggest import did_you_mean, option_names
 from datamodules.sft import SFTDataModule
@@ -43,6 +47,8 @@ SUBCOMMANDS = {
     "predict": "Generate for the recipe's predict data: the data recipes (configs/data/*).",
 }
 _UNRECOGNIZED = re.compile(r"unrecognized arguments: --([\w.]+)")
+# ``--ckpt_path`` values Lightning resolves itself rather than reading a path (``registry:<name>``).
+NAMED_CHECKPOINTS = ("best", "last", "hpc", "registry")
 
 
 class OneLineErrorParser(LightningArgumentParser):
@@ -92,27 +98,54 @@ class ThinkCodeCLI(LightningCLI):
         and training state only. Lightning would re-apply the hyper-parameters saved in the
         checkpoint over the recipe, and so silently undo an evaluation or data recipe layered on
         top (its decoding, samples per problem, cascade). A checkpoint whose weights do not fit the
-        recipe's model is refused by name (``SFTModule.on_load_checkpoint``)."""
+        recipe's model is refused by name (``SFTModule.on_load_checkpoint``).
+
+        A local path that does not exist is refused here, while the recipe is read: Lightning
+        would find out only once the run has started."""
+        subcommand = self.config.get("subcommand")
+        path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if (
+            isinstance(path, str)
+            and path.partition(":")[0] not in NAMED_CHECKPOINTS
+            and "://" not in path
+            and not Path(path).exists()
+        ):
+            raise MissingInput(
+                f"ckpt_path: no checkpoint file or sharded checkpoint folder at {path}"
+            )
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        """Left to :meth:`run_subcommand`: LightningCLI would run it as the last step of
+        building, where an error is taken to be the recipe's."""
+
+    def run_subcommand(self) -> None:
+        """The subcommand the command line named (none for a CLI built with ``run=False``)."""
+        if self.subcommand is not None:
+            super()._run_subcommand(self.subcommand)
 
 
 def main(args: list[str] | dict | None = None, run: bool = True) -> ThinkCodeCLI:
     """The CLI on ``args`` (default: ``sys.argv``). A recipe saved before a class moved, as a
-    file or as the dict ``export.py`` reads, names the class where it is now (``cli.moved``)."""
+    file or as the dict ``export.py`` reads, names the class where it is now (``cli.moved``).
+    Reading and building the recipe is ``cli.errors.reading_input``; running it is not."""
     upgrade_recipe_files()
     if isinstance(args, dict):
         args = upgrade(args)
-    return ThinkCodeCLI(
-        SFTModule,
-        SFTDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,  # SFT, streaming and PPO-prompt datamodules
-        save_config_kwargs={"overwrite": True},
-        auto_configure_optimizers=False,  # the module's `optimization` group owns it
-        parser_class=OneLineErrorParser,
-        parser_kwargs={"description": DESCRIPTION, "epilog": EPILOG},
-        args=args,
-        run=run,
-    )
+    with reading_input():
+        cli = ThinkCodeCLI(
+            SFTModule,
+            SFTDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,  # SFT, streaming and PPO-prompt datamodules
+            save_config_kwargs={"overwrite": True},
+            auto_configure_optimizers=False,  # the module's `optimization` group owns it
+            parser_class=OneLineErrorParser,
+            parser_kwargs={"description": DESCRIPTION, "epilog": EPILOG},
+            args=args,
+            run=run,
+        )
+    cli.run_subcommand()
+    return cli
 
 
 def check_config_files(args: list[str]) -> None:

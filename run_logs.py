@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from checks import MissingInput
+
 
 class Point(NamedTuple):
     step: int
@@ -18,7 +20,7 @@ def read_scalars(folder: Path) -> dict[str, list[Point]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     if not folder.is_dir():  # TensorBoard's own error is a traceback about a deleted directory
-        raise FileNotFoundError(f"no run folder at {folder}")
+        raise MissingInput(f"no run folder at {folder}")
 
     events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     events.Reload()

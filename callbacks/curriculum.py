@@ -7,6 +7,7 @@ from typing import Any
 
 import lightning as L
 
+from checks import InputError
 from datamodules.pipeline.curriculum import MixedGroupCurriculum
 
 
@@ -23,7 +24,7 @@ class CurriculumFeedback(L.Callback):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage == "fit" and self._curriculum(trainer) is None:
-            raise ValueError(
+            raise InputError(
                 "CurriculumFeedback needs a curriculum to feed: set data.init_args.curriculum_floor"
             )
 
@@ -37,7 +38,7 @@ class CurriculumFeedback(L.Callback):
     ) -> None:
         curriculum = self._curriculum(trainer)
         if curriculum is None or not outputs or "groups" not in outputs:
-            raise ValueError(
+            raise InputError(
                 f"{type(pl_module).__name__}.training_step returns no `groups` for the curriculum"
             )
         for source, mixed in outputs["groups"]:

@@ -25,6 +25,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import BasePredictionWriter
 
+from checks import InputError
 from datamodules.sample import Sample
 from harvest.generations import KEPT, Candidate, Harvest
 
@@ -49,7 +50,7 @@ def journal_lines(path: Path) -> Iterator[dict[str, Any]]:
             try:
                 yield json.loads(raw)
             except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not a journal line ({error.msg})") from error
+                raise InputError(f"{path}:{number}: not a journal line ({error.msg})") from error
 
 
 def cut_torn_tail(path: Path) -> None:
@@ -111,7 +112,7 @@ class HarvestWriter(BasePredictionWriter):
         trainer.strategy.barrier()  # no rank reads a journal that is about to be deleted
         datamodule = trainer.datamodule
         if not hasattr(datamodule, "exclude_predict"):
-            raise ValueError(f"{type(self).__name__} needs a datamodule with exclude_predict")
+            raise InputError(f"{type(self).__name__} needs a datamodule with exclude_predict")
         self.problem_ids = {example.sample.id for example in datamodule.predict_examples}
         done = {line["id"] for journal in self.journals() for line in journal_lines(journal)}
         left_out = datamodule.exclude_predict(done)

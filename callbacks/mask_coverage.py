@@ -15,6 +15,7 @@ from typing import Any, Literal
 import lightning.pytorch as pl
 from lightning.pytorch.utilities import rank_zero_warn
 
+from checks import InputError
 from lightning_modules.focus_attention import FocusAttentionMixin
 
 Schedule = Literal["quadratic", "constant", "linear", "none"]
@@ -40,9 +41,9 @@ class MaskCoverage(pl.Callback):
         value: float = 1.0,
     ) -> None:
         if schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+            raise InputError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         if not 0.0 <= value <= 1.0:
-            raise ValueError(f"value must be in [0, 1], got {value}")
+            raise InputError(f"value must be in [0, 1], got {value}")
         self.schedule = schedule
         self.a, self.b, self.value = a, b, value
         self.total_steps: int | None = None
@@ -66,7 +67,7 @@ class MaskCoverage(pl.Callback):
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not isinstance(pl_module, FocusAttentionMixin):
-            raise TypeError(
+            raise InputError(
                 f"MaskCoverage drives FocusAttentionMixin; {type(pl_module).__name__} is not one."
             )
         if self.schedule != "none":
@@ -78,7 +79,7 @@ class MaskCoverage(pl.Callback):
         estimate = trainer.estimated_stepping_batches
         if self.total_steps is None:
             if not math.isfinite(estimate) or estimate < 0:  # -1: data without a length
-                raise ValueError(
+                raise InputError(
                     f"the {self.schedule!r} coverage schedule needs a known number of optimizer "
                     "steps: set trainer.max_steps (the training data has no length)."
                 )

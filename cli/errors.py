@@ -1,8 +1,11 @@
 """One handler for every entry point: a user's mistake prints one line and exits 1.
 
 A recipe, a flag, a data file or a model name can be wrong without the code being wrong; the
-user needs the place and the reason, not a traceback. ``--debug`` (or ``THINKCODE_DEBUG=1``)
-keeps the traceback for the rest."""
+user needs the place and the reason, not a traceback. Once a run has started, only an
+``InputError`` (``checks``) is the user's: a ``ValueError`` from a training step is a bug and
+keeps its traceback. While a recipe is read and its classes built (``reading_input``), every
+error of the kinds bad input causes is the user's, whoever raised it. ``--debug`` (or
+``THINKCODE_DEBUG=1``) keeps the traceback for all of them."""
 
 from __future__ import annotations
 
@@ -10,19 +13,24 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from checks import InputError
 from cli.hub import fail_fast_when_unreachable, hub_failure
 from cli.suggest import class_parameters, did_you_mean
 
 DEBUG_FLAG, DEBUG_ENV = "--debug", "THINKCODE_DEBUG"
 HINT = f"({DEBUG_FLAG} for details)"
-# What a user's recipe, data or model name can cause; anything else is a bug and keeps its
-# traceback.
-USER_ERRORS = (ValueError, LookupError, OSError, ImportError, MisconfigurationException)
+# What a recipe, its data or a model name can cause while the recipe is read and built:
+# jsonargparse's and the settings' checks, an unloadable model, a missing optional extra.
+READING_ERRORS = (ValueError, LookupError, OSError, ImportError, MisconfigurationException)
+# The user's mistakes once a run has started: ours, and Lightning's own word for a misused setting
+# (a checkpoint callback monitoring a metric nobody logs). Anything else keeps its traceback.
+RUN_ERRORS = (InputError, MisconfigurationException)
 STOPPED_BY_SIGTERM = 128 + signal.SIGTERM
 MAX_LINE = 240  # a longer reason (transformers lists every model type it knows) is cut
 _LINK_FAILED = re.compile(r"Call to compute_fn of link .* failed: ", re.DOTALL)
@@ -86,6 +94,25 @@ def take_debug_flag(argv: list[str]) -> list[str]:
     return [arg for arg in argv if arg != DEBUG_FLAG]
 
 
+@contextmanager
+def reading_input() -> Iterator[None]:
+    """Marks code that only reads what the user gave (parsing a recipe, building its classes):
+    an error of ``READING_ERRORS`` raised inside becomes an ``InputError`` caused by it, with its
+    message, whichever library raised it."""
+    try:
+        yield
+    except InputError:
+        raise
+    except READING_ERRORS as error:
+        raise InputError(str(unwrapped(error)) or type(error).__name__) from error
+
+
+def users_mistake(error: BaseException) -> bool:
+    """Whether ``error`` is the user's to fix (one line) rather than the code's (a traceback):
+    ``RUN_ERRORS``, or the hub's absence however a library reported it."""
+    return isinstance(error, RUN_ERRORS) or hub_failure(error) is not None
+
+
 def run_entry_point(entry: Callable[[list[str]], object], argv: list[str] | None = None) -> int:
     """Runs ``entry`` on the command line's arguments (default ``sys.argv[1:]``, ``--debug``
     taken out) and returns the process's exit status: 0, 1 with one line for a user's mistake,
@@ -99,8 +126,8 @@ def run_entry_point(entry: Callable[[list[str]], object], argv: list[str] | None
     except SIGTERMException:  # Lightning's own, raised between training batches, has no code
         sys.stderr.write("stopped: SIGTERM\n")
         return STOPPED_BY_SIGTERM
-    except USER_ERRORS as error:
-        if debugging():
+    except Exception as error:
+        if debugging() or not users_mistake(error):
             raise
         sys.stderr.write(f"error: {one_line(error)} {HINT}\n")
         return 1

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from checks import InputError
 from datamodules.pipeline.curriculum import MixedGroupCurriculum
 from datamodules.pipeline.encoding import collate_prompts, encode_many
 from datamodules.sample import Problems, Sample
@@ -60,7 +61,7 @@ class PromptDataModule(SFTDataModule):
         self.stats["train/skipped_records"] = self.train_source.skipped
         unanswered = [sample.id for sample in kept if not sample.answer.strip()]
         if unanswered:
-            raise ValueError(
+            raise InputError(
                 f"{len(unanswered)} training samples have no gold answer to reward against "
                 f"(first: {unanswered[0]!r})"
             )

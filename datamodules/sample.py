@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from checks import InputError
+
 BlockKind = Literal["text", "code", "execution"]
 BLOCK_KINDS: tuple[BlockKind, ...] = ("text", "code", "execution")
 
@@ -22,7 +24,7 @@ class Block:
 
     def __post_init__(self) -> None:
         if self.kind not in BLOCK_KINDS:
-            raise ValueError(f"block kind must be one of {BLOCK_KINDS}, got {self.kind!r}")
+            raise InputError(f"block kind must be one of {BLOCK_KINDS}, got {self.kind!r}")
 
 
 @dataclass(frozen=True)

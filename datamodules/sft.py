@@ -13,6 +13,7 @@ import lightning as L
 from torch.utils.data import DataLoader, RandomSampler
 from transformers import PreTrainedTokenizerBase
 
+from checks import InputError
 from datamodules.formats import HTLFormat, SolutionFormat
 from datamodules.pipeline.encoding import (
     EncodedSequence,
@@ -103,7 +104,7 @@ class SFTDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if packing and group_by_length:
-            raise ValueError("choose one of packing and group_by_length (packed rows are full)")
+            raise InputError("choose one of packing and group_by_length (packed rows are full)")
         self.train_source = train if train is not None else SyntheticProblems(seed=0, count=20000)
         self.val_source = val if val is not None else SyntheticProblems(seed=1, count=256)
         self.test_source = test if test is not None else self.val_source
@@ -171,7 +172,7 @@ class SFTDataModule(L.LightningDataModule):
         seen: set[str] = set()
         for example in self.predict_examples:
             if example.sample.id in seen:
-                raise ValueError(
+                raise InputError(
                     f"predict problems must have unique ids; {example.sample.id!r} repeats"
                 )
             seen.add(example.sample.id)
@@ -302,7 +303,7 @@ class SFTDataModule(L.LightningDataModule):
         if "stream" not in state_dict:
             return
         if self.train_stream is None:
-            raise ValueError("the checkpoint holds a stream position, but `train` is not a stream")
+            raise InputError("the checkpoint holds a stream position, but `train` is not a stream")
         state = pick_rank(state_dict["stream"], *self._rank_and_world_size())
         self.train_stream.progress.load_state_dict(state)
 

@@ -23,7 +23,7 @@ from typing import Literal
 import torch
 from transformers import LogitsProcessor, PreTrainedModel, PreTrainedTokenizerBase
 
-from checks import require_at_least
+from checks import InputError, require_at_least
 from datamodules.formats import SolutionFormat
 from generation.backend import Decoded, Decoding, DecodingBackend, DecodingRequest, build_backend
 from generation.distributed import any_rank
@@ -89,13 +89,13 @@ class GenerationOptions:
         )
         require_at_least(self, 0, ("top_k", "max_blocks", "max_forcings"), "generation")
         if self.temperature <= 0:
-            raise ValueError(f"generation.temperature must be > 0, got {self.temperature}")
+            raise InputError(f"generation.temperature must be > 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
-            raise ValueError(f"generation.top_p must be in (0, 1], got {self.top_p}")
+            raise InputError(f"generation.top_p must be in (0, 1], got {self.top_p}")
         if self.max_forcings and not self.forcing_phrase:
-            raise ValueError("generation.forcing_phrase must not be empty when max_forcings > 0")
+            raise InputError("generation.forcing_phrase must not be empty when max_forcings > 0")
         if self.backend not in ("transformers", "vllm"):
-            raise ValueError(
+            raise InputError(
                 f"generation.backend must be 'transformers' or 'vllm', got {self.backend!r}"
             )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedTokenizerBase, StoppingCriteria, StopStringCriteria
 
+from checks import InputError
 from datamodules.formats import SolutionFormat
 
 
@@ -30,7 +31,7 @@ class StopMarkers:
     @classmethod
     def resolve(cls, format: SolutionFormat, tokenizer: PreTrainedTokenizerBase) -> StopMarkers:
         if tokenizer.eos_token_id is None:
-            raise ValueError("the tokenizer has no EOS token; generation could never end")
+            raise InputError("the tokenizer has no EOS token; generation could never end")
         special = set(tokenizer.all_special_tokens)
         for marker in format.end_strings:
             if marker not in special:

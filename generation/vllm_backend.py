@@ -23,6 +23,7 @@ from peft import PeftModel
 from torch.distributed.tensor import DTensor
 from transformers import PreTrainedModel
 
+from checks import InputError, MissingExtra
 from generation.backend import Decoded, DecodingBackend, DecodingRequest
 from generation.vllm_options import VLLMOptions
 
@@ -44,7 +45,7 @@ def import_vllm() -> Any:
     try:
         import vllm
     except ImportError as error:
-        raise ImportError(INSTALL_HINT) from error
+        raise MissingExtra(INSTALL_HINT) from error
     return vllm
 
 
@@ -87,7 +88,7 @@ class VLLMBackend(DecodingBackend):
 
     def start(self, request: DecodingRequest) -> _VLLMDecoding:
         if request.logits_processors:
-            raise ValueError("logits processors work with generation.backend: transformers only")
+            raise InputError("logits processors work with generation.backend: transformers only")
         return _VLLMDecoding(self.engine(request), request)
 
     def engine(self, request: DecodingRequest) -> LLM:
@@ -116,7 +117,7 @@ class VLLMBackend(DecodingBackend):
     def _build(self, request: DecodingRequest) -> LLM:
         vllm, options = import_vllm(), self.options
         if any(isinstance(p, DTensor) for p in request.model.parameters()):
-            raise ValueError(
+            raise InputError(
                 "generation.backend: vllm builds its engine from the whole model: a policy "
                 "sharded with FSDP decodes with generation.backend: transformers"
             )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from checks import require_at_least
+from checks import InputError, require_at_least
 
 
 @dataclass
@@ -33,6 +33,6 @@ class VLLMOptions:
     def __post_init__(self) -> None:
         require_at_least(self, 1, ("kv_cache_gb", "max_num_seqs", "max_model_len"), "vllm")
         if not 0 < self.gpu_memory_utilization <= 1:
-            raise ValueError(
+            raise InputError(
                 f"vllm.gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}"
             )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from checks import InputError
 from datamodules.numbers import close
 from grading import symbolic
 from grading.extraction import extract_program_answer, extract_text_answer
@@ -66,9 +67,9 @@ class AnswerMatcher:
 
     def __post_init__(self) -> None:
         if self.rel_tol < 0:
-            raise ValueError(f"rel_tol must be >= 0, got {self.rel_tol}")
+            raise InputError(f"rel_tol must be >= 0, got {self.rel_tol}")
         if self.timeout_s <= 0:
-            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
+            raise InputError(f"timeout_s must be > 0, got {self.timeout_s}")
 
     def __call__(self, prediction: str | None, gold: str) -> MatchResult:
         if prediction is None or not prediction.strip():

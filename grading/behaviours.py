@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from checks import InputError
+
 if TYPE_CHECKING:  # types only: tagging needs neither torch nor the data layer
     from datamodules.sample import Block
 
@@ -229,7 +231,7 @@ def check_behaviours(names: Iterable[str]) -> tuple[Behaviour, ...]:
     chosen = tuple(names)
     unknown = [name for name in chosen if name not in BEHAVIOURS]
     if unknown:
-        raise ValueError(f"unknown behaviours {unknown}; known: {', '.join(BEHAVIOURS)}")
+        raise InputError(f"unknown behaviours {unknown}; known: {', '.join(BEHAVIOURS)}")
     return chosen  # type: ignore[return-value]
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any, Literal
 
+from checks import InputError
 from datamodules.numbers import STANDALONE
 from datamodules.sample import Block, Sample
 from grading.answers import AnswerMatcher, extract_text_answer
@@ -127,9 +128,9 @@ def _mentions(text: str, answer: str, matcher: AnswerMatcher) -> bool:
 
 def _check_selection(k: int | None, similarity: float | None) -> None:
     if k is not None and k < 1:
-        raise ValueError(f"k must be >= 1 or None, got {k}")
+        raise InputError(f"k must be >= 1 or None, got {k}")
     if similarity is not None and not 0 < similarity <= 1:
-        raise ValueError(f"max_similarity must be in (0, 1] or None, got {similarity}")
+        raise InputError(f"max_similarity must be in (0, 1] or None, got {similarity}")
 
 
 class VerifiedSolutions(Harvest):
@@ -176,15 +177,15 @@ class VerifiedSolutions(Harvest):
     ) -> None:
         _check_selection(k, max_similarity)
         if prefer not in ("first", "shortest", "longest"):
-            raise ValueError(f"prefer must be first, shortest or longest, got {prefer!r}")
+            raise InputError(f"prefer must be first, shortest or longest, got {prefer!r}")
         if behaviour_policy not in ("prefer", "require"):
-            raise ValueError(
+            raise InputError(
                 f"behaviour_policy must be prefer or require, got {behaviour_policy!r}"
             )
         if reference not in ("gold", "majority"):
-            raise ValueError(f"reference must be gold or majority, got {reference!r}")
+            raise InputError(f"reference must be gold or majority, got {reference!r}")
         if min_votes < 1:
-            raise ValueError(f"min_votes must be >= 1, got {min_votes}")
+            raise InputError(f"min_votes must be >= 1, got {min_votes}")
         self.k, self.max_similarity, self.prefer = k, max_similarity, prefer
         self.behaviours = check_behaviours(behaviours)
         self.behaviour_policy = behaviour_policy

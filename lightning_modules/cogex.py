@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from checks import InputError
 from datamodules.formats import CoGEXFormat
 from generation.engine import Rollout
 from grading.agreement import check_agreement
@@ -32,7 +33,7 @@ class CoGEXModule(SFTModule):
 
     def setup(self, stage: str) -> None:
         if not isinstance(self.format, CoGEXFormat):
-            raise ValueError(
+            raise InputError(
                 f"CoGEXModule needs data.format CoGEXFormat, got {type(self.format).__name__}"
             )
         super().setup(stage)

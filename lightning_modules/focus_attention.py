@@ -35,6 +35,8 @@ from torch import Tensor
 from transformers import PreTrainedConfig, PreTrainedModel
 from transformers.masking_utils import sliding_window_overlay
 
+from checks import InputError
+
 SUPPORTED_ATTENTION = ("sdpa", "eager")
 FULL, SLIDING = "full_attention", "sliding_attention"
 
@@ -121,7 +123,7 @@ def layer_types(config: PreTrainedConfig) -> list[str]:
     kinds = list(dict.fromkeys(getattr(config, "layer_types", None) or [default]))
     unknown = set(kinds) - {FULL, SLIDING}
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"focus attention composes with full and sliding-window layers only; the model has "
             f"{sorted(unknown)}: train it dense (MaskCoverage schedule 'none')."
         )
@@ -151,7 +153,7 @@ def _check_attention(model: PreTrainedModel | None) -> None:
         return
     implementation = model.config._attn_implementation
     if implementation not in SUPPORTED_ATTENTION:
-        raise ValueError(
+        raise InputError(
             f"Focus attention needs attn_implementation in {SUPPORTED_ATTENTION}, the model uses "
             f"{implementation!r}: load it with attn_implementation='sdpa', or train dense "
             "(MaskCoverage schedule 'none')."

@@ -11,6 +11,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
+from checks import InputError
 from pretrained.location import pretrained_location
 
 
@@ -38,12 +39,12 @@ def build_causal_lm(
     Exactly one of ``model`` (hub id, folder or .gguf file) and ``model_config`` (a dict with
     ``model_type`` and that architecture's fields, for training from scratch) names the model."""
     if (model is None) == (model_config is None):
-        raise ValueError("give exactly one of `model` (a name or path) and `model_config`")
+        raise InputError("give exactly one of `model` (a name or path) and `model_config`")
     if model_config is not None:
         settings = dict(model_config)
         model_type = settings.pop("model_type", None)
         if model_type is None:
-            raise ValueError("model_config needs a `model_type` (e.g. llama, mistral, qwen2)")
+            raise InputError("model_config needs a `model_type` (e.g. llama, mistral, qwen2)")
         config = AutoConfig.for_model(
             model_type,
             vocab_size=len(tokenizer),
@@ -115,16 +116,16 @@ def load_policy_weights(model: torch.nn.Module, path: str) -> None:
         if key.startswith("model.")
     }
     if not weights:
-        raise ValueError(f"{path}: no `model.*` weights; is it an SFTModule checkpoint?")
+        raise InputError(f"{path}: no `model.*` weights; is it an SFTModule checkpoint?")
     if any("lora_" in key for key in weights):
-        raise ValueError(
+        raise InputError(
             f"{path} holds LoRA adapters: export it to a Hugging Face folder first "
             "(python export.py <ckpt> <folder>) and start from `pretrained: <folder>`"
         )
     try:
         model.load_state_dict(weights)
     except RuntimeError as error:
-        raise ValueError(
+        raise InputError(
             f"{path} does not fit this model (same model_config and tokenizer as the SFT run?): "
             f"{error}"
         ) from error

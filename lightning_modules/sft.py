@@ -11,6 +11,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from peft import PeftModel
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_scheduler
 
+from checks import InputError
 from datamodules.formats import SolutionFormat
 from generation.engine import GenerationEngine
 from grading.behaviours import tag
@@ -109,7 +110,7 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
         own = self.state_dict()
         for name, tensor in checkpoint.get("state_dict", {}).items():
             if name in own and own[name].shape != tensor.shape:
-                raise ValueError(
+                raise InputError(
                     f"the checkpoint's {name} has shape {tuple(tensor.shape)}, the recipe's model "
                     f"{tuple(own[name].shape)}: pass the run's own config.yaml with --config"
                 )
@@ -120,7 +121,7 @@ class SFTModule(ShardedModelMixin, FocusAttentionMixin, L.LightningModule):
         for split in EVALUATED_SPLITS.get(stage, ()):
             examples = getattr(self.trainer.datamodule, f"{split}_examples", None)
             if examples is None:
-                raise ValueError(f"the datamodule has no `{split}_examples` to evaluate on")
+                raise InputError(f"the datamodule has no `{split}_examples` to evaluate on")
             datasets = list(dict.fromkeys(example.sample.dataset for example in examples))
             self.evaluation[split] = self._new_metrics(datasets)
             if self.TAGS_BEHAVIOURS:

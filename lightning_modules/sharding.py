@@ -28,6 +28,8 @@ from torch.distributed.device_mesh import DeviceMesh
 from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
 from transformers import PreTrainedModel
 
+from checks import InputError
+
 BF16_COMPUTE_FP32_REDUCE = MixedPrecisionPolicy(
     param_dtype=torch.bfloat16, reduce_dtype=torch.float32
 )
@@ -48,7 +50,7 @@ def decoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
     block_names = set(pretrained._no_split_modules or ())
     layers = [m for m in model.modules() if type(m).__name__ in block_names]
     if not layers:
-        raise ValueError(
+        raise InputError(
             f"{type(pretrained).__name__} names no decoder layer class in `_no_split_modules` "
             f"({sorted(block_names)}), so it cannot be sharded layer by layer"
         )
@@ -59,7 +61,7 @@ def data_parallel_mesh(mesh: DeviceMesh) -> DeviceMesh:
     """The mesh's data-parallel dimension; refuses tensor parallelism, which is not built."""
     tensor_parallel = mesh["tensor_parallel"].size()
     if tensor_parallel != 1:
-        raise ValueError(
+        raise InputError(
             f"tensor_parallel_size is {tensor_parallel}, but only data parallelism (FSDP) is "
             "built: set the strategy's tensor_parallel_size to 1 and data_parallel_size to "
             "num_nodes x devices"

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import torch
 from torchmetrics import Metric
 
+from checks import InputError
 from grading.verification import Verdict
 
 COUNTERS = (
@@ -62,7 +63,7 @@ class DatasetCounts(Metric):
         super().__init__(**kwargs)
         names = list(dict.fromkeys(datasets))
         if OVERALL in names:
-            raise ValueError(f"{OVERALL!r} names the overall row and cannot be a dataset name")
+            raise InputError(f"{OVERALL!r} names the overall row and cannot be a dataset name")
         self.datasets = tuple(names)
         self.counters = tuple(counters)
         self._rows = {name: row for row, name in enumerate(self.datasets)}

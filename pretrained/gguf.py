@@ -21,6 +21,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from checks import MissingInput
 from pretrained.cache import cache_root
 
 
@@ -29,7 +30,7 @@ def cache_folder(gguf_path: str) -> Path:
     modification time, so a replaced file is converted again."""
     path = Path(gguf_path).expanduser().resolve()
     if not path.is_file():
-        raise FileNotFoundError(f"GGUF file not found: {path}")
+        raise MissingInput(f"GGUF file not found: {path}")
     stat = path.stat()
     key = hashlib.sha256(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     return cache_root() / "gguf" / key

@@ -7,6 +7,7 @@ import re
 from importlib import import_module, metadata
 from pathlib import Path
 
+from checks import MissingInput
 from pretrained import gguf
 from pretrained.cache import cache_root
 
@@ -29,13 +30,13 @@ def pretrained_location(name: str) -> str:
     """
     path = Path(name).expanduser()
     if name.startswith(_LOCAL) and not path.exists():  # never a hub id: say what is missing
-        raise FileNotFoundError(f"model not found: {path}")
+        raise MissingInput(f"model not found: {path}")
     reference = _PACKAGED_FILE.fullmatch(name)
     if reference is not None and not path.exists():
         path = packaged_file(reference["package"], reference["file"])
     if path.suffix == ".gguf":
         if not path.is_file():
-            raise FileNotFoundError(f"GGUF file not found: {path}")
+            raise MissingInput(f"GGUF file not found: {path}")
         return str(gguf.cached_hf_folder(str(path)))
     return str(path) if reference is not None else name
 
@@ -48,7 +49,7 @@ def packaged_file(package: str, file: str) -> Path:
     try:
         distribution = metadata.distribution(package)
     except metadata.PackageNotFoundError as error:
-        raise FileNotFoundError(
+        raise MissingInput(
             f"{package}:{file}: package {package!r} is not installed (pip install {package})"
         ) from error
     shipped = distribution.files or []
@@ -60,7 +61,7 @@ def packaged_file(package: str, file: str) -> Path:
         names = ", ".join(
             sorted(entry.name for entry in shipped if entry.suffix == Path(file).suffix)
         )
-        raise FileNotFoundError(
+        raise MissingInput(
             f"{package}:{file}: {found} of that name in {package}; it ships: {names or 'none'}"
         )
     return Path(distribution.locate_file(matches[0]))

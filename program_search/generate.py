@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from transformers import LogitsProcessor, PreTrainedModel, PreTrainedTokenizerBase
 
+from checks import InputError
 from datamodules.formats import SolutionFormat, Span
 from datamodules.pipeline.encoding import collate_prompts, encode_many
 from generation.backend import DecodingBackend, build_backend
@@ -41,7 +42,7 @@ class TextGenerator:
         if format.runs_code:
             raise ValueError(f"{type(format).__name__} runs code; CoTACS only emulates")
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise InputError(f"batch_size must be >= 1, got {batch_size}")
         self.model, self.tokenizer, self.format = model, tokenizer, format
         self.batch_size, self.logits_processors = batch_size, list(logits_processors)
         self.backends: dict[str, DecodingBackend] = {}  # one per decoder settings, kept

@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from checks import InputError, MissingInput
 from datamodules.formats import CoGEXFormat
 from datamodules.sources.cogex import TaskExample
 from generation.engine import GenerationOptions
@@ -79,10 +80,10 @@ def load_programs(path: str | Path) -> tuple[str, list[Program]]:
     """The task and its chosen programs, best first, from a file ``save_programs`` wrote."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no CoTACS program file at {path}")
+        raise MissingInput(f"no CoTACS program file at {path}")
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         programs = [Program(p["program"], p["function"]) for p in record["programs"]]
         return str(record["task"]), programs
     except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: not a CoTACS program file ({error})") from error
+        raise InputError(f"{path}: not a CoTACS program file ({error})") from error

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from checks import require_at_least
+from checks import InputError, require_at_least
 from datamodules.sources.cogex import TaskExample
 from grading.answers import AnswerMatcher
 from grading.emulation import grade
@@ -49,7 +49,7 @@ class SearchOptions:
         require_at_least(self, 1, ("search_size", "keep"), "search")
         require_at_least(self, 0, ("max_retries",), "search")
         if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"search.threshold must be in [0, 1], got {self.threshold}")
+            raise InputError(f"search.threshold must be in [0, 1], got {self.threshold}")
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def search(
 ) -> SearchResult:
     """Runs the search on one task's examples (see the module docstring)."""
     if len(examples) < 2:
-        raise ValueError(f"CoTACS needs at least 2 examples of a task, got {len(examples)}")
+        raise InputError(f"CoTACS needs at least 2 examples of a task, got {len(examples)}")
     started, emulations = time.perf_counter(), emulator.emulations
     search_set, dev_set = split_examples(examples, options.search_size, options.seed)
     best: dict[str, Candidate] = {}

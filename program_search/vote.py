@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from checks import InputError
 from datamodules.formats.cogex import Emulation
 from datamodules.sources.cogex import TaskExample
 from grading.emulation import Reading
@@ -43,7 +44,7 @@ def apply_programs(
 ) -> list[Vote | None]:
     """Each example answered by the programs' majority vote (one program: its answer)."""
     if not programs:
-        raise ValueError("no programs to apply")
+        raise InputError("no programs to apply")
     readings = emulator([(program, example) for example in examples for program in programs])
     size = len(programs)
     return [

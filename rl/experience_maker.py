@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from checks import InputError
 from datamodules.formats import SolutionFormat
 from generation.engine import Rollout
 from rl.advantages import estimate_advantages
@@ -58,7 +59,7 @@ class ExperienceMaker:
         if self.options.advantage != "gae":
             grouping = f"advantage {self.options.advantage!r}"
         if grouping is not None and self.group_size < 2:
-            raise ValueError(
+            raise InputError(
                 f"{grouping} compares samples of the same prompt: set rollout.num_samples >= 2"
             )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from checks import require_at_least
+from checks import InputError, require_at_least
 from rl.kl import KLController, KLEstimator
 
 Advantage = Literal["gae", "grpo", "rloo"]
@@ -109,25 +109,25 @@ class PPOOptions:
 
     def __post_init__(self) -> None:
         if self.advantage not in ADVANTAGES:
-            raise ValueError(f"advantage must be one of {ADVANTAGES}, got {self.advantage!r}")
+            raise InputError(f"advantage must be one of {ADVANTAGES}, got {self.advantage!r}")
         if self.kl_estimator not in ("k1", "k3"):
-            raise ValueError(f"kl_estimator must be 'k1' or 'k3', got {self.kl_estimator!r}")
+            raise InputError(f"kl_estimator must be 'k1' or 'k3', got {self.kl_estimator!r}")
         if self.loss_type not in LOSS_TYPES:
-            raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {self.loss_type!r}")
+            raise InputError(f"loss_type must be one of {LOSS_TYPES}, got {self.loss_type!r}")
         require_at_least(
             self, 1, ("epochs", "minibatch_size", "micro_batch_size", "kl_horizon"), "ppo"
         )
         require_at_least(self, 0, ("soft_punish_cache",), "ppo")
         if self.epsilon <= 0.0 or self.clip_range_value <= 0.0:
-            raise ValueError("epsilon and clip_range_value must be positive")
+            raise InputError("epsilon and clip_range_value must be positive")
         if self.value_head_lr is not None and self.value_head_lr <= 0.0:
-            raise ValueError(f"value_head_lr must be positive, got {self.value_head_lr}")
+            raise InputError(f"value_head_lr must be positive, got {self.value_head_lr}")
         if self.sampler_is_cap is not None and self.sampler_is_cap < 1.0:
-            raise ValueError(f"sampler_is_cap must be >= 1, got {self.sampler_is_cap}")
+            raise InputError(f"sampler_is_cap must be >= 1, got {self.sampler_is_cap}")
         if self.epsilon_high is not None and self.epsilon_high <= 0.0:
-            raise ValueError(f"epsilon_high must be positive, got {self.epsilon_high}")
+            raise InputError(f"epsilon_high must be positive, got {self.epsilon_high}")
         if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.lam <= 1.0):
-            raise ValueError(f"gamma and lam must be in [0, 1], got {self.gamma}, {self.lam}")
+            raise InputError(f"gamma and lam must be in [0, 1], got {self.gamma}, {self.lam}")
 
     def kl_controller(self) -> KLController:
         """The KL coefficient's controller, at its starting value."""

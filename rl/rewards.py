@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from checks import InputError
 from datamodules.formats import SolutionFormat
 from datamodules.sample import Sample
 from generation.engine import Rollout
@@ -136,13 +137,13 @@ def load_reward_function(path: str) -> RewardFunction:
     """The callable named ``package.module.function`` (or ``package.module:function``)."""
     module_name, _, attribute = path.replace(":", ".").rpartition(".")
     if not module_name:
-        raise ValueError(f"reward_function {path!r}: expected 'package.module.function'")
+        raise InputError(f"reward_function {path!r}: expected 'package.module.function'")
     try:
         function = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as error:
-        raise ValueError(f"reward_function {path!r} cannot be imported: {error}") from error
+        raise InputError(f"reward_function {path!r} cannot be imported: {error}") from error
     if not callable(function):
-        raise ValueError(f"reward_function {path!r} is not callable")
+        raise InputError(f"reward_function {path!r} is not callable")
     return function
 
 

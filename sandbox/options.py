@@ -6,7 +6,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, fields
 
-from checks import require_at_least
+from checks import InputError, require_at_least
 
 
 @dataclass
@@ -64,11 +64,11 @@ class SandboxOptions:
     def __post_init__(self) -> None:
         for name in ("wall_time_s", "cpu_time_s"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
         counts = ("workers", "memory_mb", "max_output_bytes", "max_processes", "max_open_files")
         require_at_least(self, 1, (*counts, "disk_mb", "reuse_max_programs"), "sandbox")
         if self.max_open_files < 16:
-            raise ValueError("max_open_files below 16 leaves the interpreter unable to import")
+            raise InputError("max_open_files below 16 leaves the interpreter unable to import")
 
     @property
     def worker_count(self) -> int:

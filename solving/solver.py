@@ -19,6 +19,7 @@ from typing import Any, Literal
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from checks import InputError
 from datamodules.formats import HTLFormat, SolutionFormat
 from datamodules.pipeline.encoding import collate_prompts, encode_many
 from generation.engine import GenerationEngine, Rollout
@@ -90,7 +91,7 @@ class Solver:
         cascade: bool = False,
     ) -> None:
         if cascade and not isinstance(format, HTLFormat):
-            raise ValueError(
+            raise InputError(
                 f"the fallback cascade needs the HTL format, got {type(format).__name__}"
             )
         self.engine, self.format, self.matcher = engine, format, matcher

@@ -9,6 +9,7 @@ from pathlib import Path
 import datasets
 import pytest
 
+from checks import InputError, MissingInput
 from datamodules.sample import Sample
 from datamodules.sources.base import DataRecordError
 from datamodules.sources.benchmarks import (
@@ -109,9 +110,9 @@ def test_limit_reads_only_the_first_records() -> None:
 
 
 def test_unknown_set_and_missing_path() -> None:
-    with pytest.raises(KeyError, match="unknown benchmark"):
+    with pytest.raises(InputError, match="unknown benchmark"):
         load_benchmark("aime", DATA)
-    with pytest.raises(FileNotFoundError, match="no svamp file"):
+    with pytest.raises(MissingInput, match="no svamp file"):
         load_benchmark("svamp", DATA / "no-such-folder")
 
 
@@ -257,5 +258,5 @@ def test_benchmark_source_feeds_the_datamodule() -> None:
     source = BenchmarkProblems("svamp", str(DATA / "svamp"), limit=5)
     samples = list(source)
     assert len(samples) == 5 and all(sample.dataset == "svamp" for sample in samples)
-    with pytest.raises(KeyError, match="unknown benchmark"):
+    with pytest.raises(InputError, match="unknown benchmark"):
         BenchmarkProblems("nonesuch")

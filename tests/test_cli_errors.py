@@ -8,13 +8,17 @@ import sys
 import time
 from pathlib import Path
 
+import lightning as L
 import pytest
 from huggingface_hub.errors import LocalEntryNotFoundError
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-from cli.errors import summarize
+from checks import InputError, MissingInput
+from cli.errors import DEBUG_ENV, reading_input, run_entry_point, summarize
 from cli.hub import hub_failure
 from cli.suggest import did_you_mean
-from main import SUBCOMMANDS
+from main import SUBCOMMANDS, command_line
+from tests.test_cli import tiny_run
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD_RECORD = '{"question": "q", "blocks": [{"kind": "video", "content": "x"}], "answer": "1"}\n'
@@ -160,4 +164,123 @@ def test_a_recipe_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert error_lines(result.stderr) == [
         f"error: {recipe}:2: not UTF-8 text (byte 0xe9 at column 22) (--debug for details)"
+    ]
+
+
+def raising(error: BaseException):
+    """An entry point that fails with ``error`` once it runs."""
+
+    def entry(args: list[str]) -> None:
+        raise error
+
+    return entry
+
+
+def test_once_a_run_started_only_the_users_mistakes_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    assert run_entry_point(raising(InputError("data.jsonl:3: no answer")), []) == 1
+    assert capsys.readouterr().err == "error: data.jsonl:3: no answer (--debug for details)\n"
+    assert run_entry_point(raising(MissingInput("no run folder at runs/x")), []) == 1
+    assert error_lines(capsys.readouterr().err) == [
+        "error: no run folder at runs/x (--debug for details)"
+    ]
+    misused = MisconfigurationException("ModelCheckpoint(monitor='val/acc') could not find it")
+    assert run_entry_point(raising(misused), []) == 1  # Lightning's word for a recipe's mistake
+    assert "monitor='val/acc'" in capsys.readouterr().err
+    unreachable = hub_error("https://huggingface.co/org/model/resolve/main/config.json")
+    assert run_entry_point(raising(unreachable), []) == 1
+    assert "'org/model'" in capsys.readouterr().err
+    for bug in (ValueError("a bug"), KeyError("a bug"), OSError("a bug")):
+        with pytest.raises(type(bug), match="a bug"):
+            run_entry_point(raising(bug), [])
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv(DEBUG_ENV, "1")
+    with pytest.raises(InputError):
+        run_entry_point(raising(InputError("data.jsonl:3: no answer")), [])
+
+
+def test_any_error_of_bad_input_while_reading_it_is_the_users() -> None:
+    with pytest.raises(InputError) as raised, reading_input():
+        raise OSError("org/model does not appear to have a file named config.json")
+    assert str(raised.value) == "org/model does not appear to have a file named config.json"
+    assert isinstance(raised.value.__cause__, OSError)  # --debug shows where it came from
+    own = MissingInput("no model at ./model")
+    with pytest.raises(MissingInput) as raised, reading_input():
+        raise own
+    assert raised.value is own
+    with pytest.raises(RuntimeError), reading_input():
+        raise RuntimeError("a bug")
+
+
+MAIN_BLOCK = 'if __name__ == "__main__":'
+
+
+def test_every_command_reports_through_the_one_handler() -> None:
+    """The top-level commands, scripts/ and every benchmark script: a user's mistake is one
+    line and a bug a traceback in each, as in main.py."""
+    paths = [*ROOT.glob("*.py"), *ROOT.glob("scripts/*.py"), *ROOT.glob("benchmarks/*/*.py")]
+    commands = {
+        str(path.relative_to(ROOT)): text
+        for path in paths
+        if MAIN_BLOCK in (text := path.read_text(encoding="utf-8"))
+    }
+    assert {"main.py", "export.py", "cotacs.py", "scripts/figures.py"} <= set(commands)
+    assert [name for name, text in commands.items() if "run_entry_point(" not in text] == []
+
+
+class FailsAtFirstBatch(L.Callback):
+    """Raises as training starts: a ``ValueError`` of the code (``error="bug"``), or the
+    ``InputError`` of a record found bad mid-run (``error="input"``)."""
+
+    def __init__(self, error: str = "bug") -> None:
+        self.error = error
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self.error == "input":
+            raise InputError("data.jsonl:7: a record found bad mid-run")
+        raise ValueError("a bug in a training step")
+
+
+def tiny_command_line(monkeypatch: pytest.MonkeyPatch, root: Path, *extra: str) -> int:
+    """``main.py`` on a tiny fit of ``root``, in this process."""
+    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    monkeypatch.setattr(sys, "argv", ["main.py", *tiny_run(root, *extra)])
+    return command_line()
+
+
+@pytest.mark.slow
+def test_a_bug_in_a_training_step_keeps_its_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    failing = "--trainer.callbacks+=tests.test_cli_errors.FailsAtFirstBatch"
+    with pytest.raises(ValueError, match="a bug in a training step") as raised:
+        tiny_command_line(monkeypatch, tmp_path / "bug", failing)
+    assert not isinstance(raised.value, InputError)  # raised as it was, not made one line
+    assert error_lines(capsys.readouterr().err) == []
+
+    input_error = tiny_command_line(
+        monkeypatch, tmp_path / "input", failing, "--trainer.callbacks.error=input"
+    )
+    assert input_error == 1
+    assert error_lines(capsys.readouterr().err) == [
+        "error: data.jsonl:7: a record found bad mid-run (--debug for details)"
+    ]
+
+
+@pytest.mark.slow
+def test_errors_while_the_recipe_is_built_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lightning's own ValueError for a Trainer setting, and a --ckpt_path that is not there
+    (Lightning would find out only once the run has started)."""
+    assert tiny_command_line(monkeypatch, tmp_path, "--trainer.accelerator", "abacus") == 1
+    [line] = error_lines(capsys.readouterr().err)
+    assert "accelerator='abacus'" in line and "Traceback" not in line
+    missing = tmp_path / "missing.ckpt"
+    assert tiny_command_line(monkeypatch, tmp_path, "--ckpt_path", str(missing)) == 1
+    assert error_lines(capsys.readouterr().err) == [
+        f"error: ckpt_path: no checkpoint file or sharded checkpoint folder at {missing} "
+        "(--debug for details)"
     ]

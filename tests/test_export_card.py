@@ -11,9 +11,11 @@ import torch
 import yaml
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from cli.errors import DEBUG_ENV, run_entry_point
 from datamodules.pipeline.encoding import encode_spans
 from datamodules.sample import Sample
 from export import export, rebuild
+from export import run as export_command
 from generation.engine import GenerationEngine, GenerationOptions
 from main import main
 from model_card import plain_prompt_ids, prompt_template
@@ -94,3 +96,19 @@ def test_a_missing_checkpoint_is_one_line(tmp_path: Path) -> None:
         f"error: no checkpoint file or sharded checkpoint folder at {tmp_path / 'missing.ckpt'} "
         "(--debug for details)"
     ]
+
+
+def test_a_bad_recipe_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run's config.yaml is read like any recipe: a key it cannot have is one line."""
+    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    checkpoint = tmp_path / "checkpoints" / "last.ckpt"
+    checkpoint.parent.mkdir()
+    checkpoint.touch()
+    (tmp_path / "config.yaml").write_text("trainer:\n  max_stepz: 3\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        run_entry_point(export_command, [str(checkpoint), str(tmp_path / "hf")])
+    assert exit_info.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and "max_stepz" in line and line.endswith("for details)")

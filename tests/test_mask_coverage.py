@@ -14,6 +14,7 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, IterableDataset, TensorDataset
 
 from callbacks.mask_coverage import MaskCoverage
+from checks import InputError
 from lightning_modules.focus_attention import FocusAttentionMixin
 
 BATCHES_PER_EPOCH, ACCUMULATE = 8, 2
@@ -151,7 +152,7 @@ def test_refuses_a_module_without_the_mixin(tmp_path: Path) -> None:
     class Plain(pl.LightningModule):
         pass
 
-    with pytest.raises(TypeError, match="FocusAttentionMixin"):
+    with pytest.raises(InputError, match="FocusAttentionMixin"):
         MaskCoverage().on_fit_start(trainer(tmp_path, MaskCoverage()), Plain())
 
 

@@ -214,4 +214,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from cli.errors import run_entry_point
+
+    sys.exit(run_entry_point(main))

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import RESULTS_DIR
+from checks import InputError
 from run_logs import Point, read_scalars
 
 RESULTS = RESULTS_DIR / "quickstart.json"
@@ -39,7 +40,7 @@ def summary(run: Path, note: str) -> dict:
     scalars = read_scalars(run)
     missing = [tag for tag in TAGS.values() if tag not in scalars]
     if missing:
-        raise ValueError(f"{run}: not a finished quickstart run (no {', '.join(missing)})")
+        raise InputError(f"{run}: not a finished quickstart run (no {', '.join(missing)})")
     times = [point.wall_time for points in scalars.values() for point in points]
     return {
         "date": datetime.date.today().isoformat(),

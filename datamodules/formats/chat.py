@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from checks import InputError
 from datamodules.formats.base import SolutionFormat, Span
 from datamodules.sample import Block, Sample
 
@@ -35,7 +36,7 @@ class ChatFormat(SolutionFormat):
         turn_end: str = "<|im_end|>\n",
     ) -> None:
         if "{role}" not in turn_start:
-            raise ValueError(f"turn_start must contain {{role}}, got {turn_start!r}")
+            raise InputError(f"turn_start must contain {{role}}, got {turn_start!r}")
         self.inner, self.system = inner, system
         self.turn_start, self.turn_end = turn_start, turn_end
 

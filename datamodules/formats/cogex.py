@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from checks import InputError
 from datamodules.formats.base import SolutionFormat, Span, stable_draw
 from datamodules.sample import Block, Sample
 
@@ -102,7 +103,7 @@ class CoGEXFormat(SolutionFormat):
 
     def __init__(self, direct_ratio: float = 0.0) -> None:
         if not 0.0 <= direct_ratio <= 1.0:
-            raise ValueError(f"direct_ratio must be in [0, 1], got {direct_ratio}")
+            raise InputError(f"direct_ratio must be in [0, 1], got {direct_ratio}")
         self.direct_ratio = direct_ratio
 
     @property
@@ -215,7 +216,7 @@ def split_parts(generated: str) -> tuple[str, str | None, str]:
 def _parts(sample: Sample) -> tuple[str, str, str]:
     codes, outputs = sample.blocks_of("code"), sample.blocks_of("execution")
     if len(codes) != 2 or len(outputs) != 1:
-        raise ValueError(
+        raise InputError(
             f"CoGEX needs a program, a call and an output block; sample {sample.id!r} has "
             f"{len(codes)} code and {len(outputs)} execution blocks"
         )

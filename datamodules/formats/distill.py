@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from checks import InputError
 from datamodules.formats.base import SolutionFormat, Span
 from datamodules.formats.htl import DEFAULT_INSTRUCTION
 from datamodules.sample import Block, Sample
@@ -55,7 +56,7 @@ class ReasoningToProgram(SolutionFormat):
     def prompt(self, sample: Sample) -> list[Span]:
         reasoning = "\n".join(block.content for block in sample.blocks_of("text"))
         if not reasoning:
-            raise ValueError(
+            raise InputError(
                 f"self-distillation needs the reasoning; sample {sample.id!r} has none"
             )
         spans = [
@@ -69,7 +70,7 @@ class ReasoningToProgram(SolutionFormat):
     def render(self, sample: Sample) -> list[list[Span]]:
         program = "\n".join(block.content for block in sample.blocks_of("code"))
         if not program:
-            raise ValueError(f"sample {sample.id!r} has no program to train on")
+            raise InputError(f"sample {sample.id!r} has no program to train on")
         return [
             [
                 *self.prompt(sample),

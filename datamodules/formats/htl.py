@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from checks import InputError
 from datamodules.formats.base import SolutionFormat, Span, stable_draw
 from datamodules.sample import Block, Sample
 
@@ -39,7 +40,7 @@ class HTLFormat(SolutionFormat):
         words_instruction: str = WORDS_INSTRUCTION,
     ) -> None:
         if not 0.0 <= insert_ratio <= 1.0:
-            raise ValueError(f"insert_ratio must be in [0, 1], got {insert_ratio}")
+            raise InputError(f"insert_ratio must be in [0, 1], got {insert_ratio}")
         self.instruction = instruction
         self.insert_ratio = insert_ratio
         self.text_marker = text_marker
@@ -74,7 +75,7 @@ class HTLFormat(SolutionFormat):
         reasoning = "\n".join(block.content for block in sample.blocks_of("text"))
         program = "\n".join(block.content for block in sample.blocks_of("code"))
         if not reasoning or not program:
-            raise ValueError(f"HTL needs a text and a code block; sample {sample.id!r} lacks one")
+            raise InputError(f"HTL needs a text and a code block; sample {sample.id!r} lacks one")
         full = [
             *self.prompt(sample),
             Span(reasoning + "\n", trainable=True),
@@ -141,7 +142,7 @@ class HTLPartFormat(SolutionFormat):
     def render(self, sample: Sample) -> list[list[Span]]:
         content = "\n".join(block.content for block in sample.blocks_of(self.part))
         if not content:
-            raise ValueError(
+            raise InputError(
                 f"{self.part}-only HTL needs a {self.part} block; {sample.id!r} lacks one"
             )
         body = content if self.part == "code" else content + "\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from checks import InputError
 from datamodules.formats.base import SolutionFormat, Span
 from datamodules.sample import Block, Sample
 
@@ -71,7 +72,7 @@ class LCEFormat(SolutionFormat):
 
     def render(self, sample: Sample) -> list[list[Span]]:
         if not sample.blocks:
-            raise ValueError(
+            raise InputError(
                 f"LCE needs at least one solution block; sample {sample.id!r} has none"
             )
         spans = self.prompt(sample)

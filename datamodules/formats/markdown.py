@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from checks import InputError
 from datamodules.formats.base import SolutionFormat, Span
 from datamodules.sample import Block, Sample
 
@@ -60,7 +61,7 @@ class MarkdownFormat(SolutionFormat):
 
     def render(self, sample: Sample) -> list[list[Span]]:
         if not sample.blocks:
-            raise ValueError(
+            raise InputError(
                 f"markdown needs at least one solution block; sample {sample.id!r} has none"
             )
         spans = self.prompt(sample)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from checks import InputError
 from datamodules.formats.base import SolutionFormat, Span
 from datamodules.sample import Block, Sample
 
@@ -53,7 +54,7 @@ class NewProblemFormat(SolutionFormat):
     def render(self, sample: Sample) -> list[list[Span]]:
         problem = "\n".join(block.content for block in sample.blocks_of("text"))
         if not problem:
-            raise ValueError(f"sample {sample.id!r} has no new problem to train on")
+            raise InputError(f"sample {sample.id!r} has no new problem to train on")
         return [
             [
                 *self.prompt(sample),

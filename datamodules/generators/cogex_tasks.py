@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
+from checks import InputError
 from datamodules.formats.cogex import answer_text, call_expression, cogex_question
 from datamodules.generators.cogex_primitives import (
     CATEGORIES,
@@ -140,7 +141,7 @@ def split_tasks(held_out: int = 10, split_seed: int = 0) -> dict[Split, tuple[Ta
     tasks = all_tasks()
     multi = [task for task in tasks if len(task.steps) > 1]
     if not 0 <= held_out <= len(multi):
-        raise ValueError(f"held_out must be in [0, {len(multi)}], got {held_out}")
+        raise InputError(f"held_out must be in [0, {len(multi)}], got {held_out}")
     chosen = set(random.Random(split_seed).sample(range(len(multi)), held_out))
     held = tuple(task for index, task in enumerate(multi) if index in chosen)
     return {"train": tuple(t for t in tasks if t not in held), "held_out": held}
@@ -163,7 +164,7 @@ def generate_samples(
 ) -> Iterator[Sample]:
     """``count`` samples, each of a task drawn uniformly from ``tasks`` on a random input."""
     if not tasks:
-        raise ValueError("no tasks to draw samples from")
+        raise InputError("no tasks to draw samples from")
     rng = random.Random(seed)
     for index in range(count):
         task = rng.choice(tasks)

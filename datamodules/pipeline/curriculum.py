@@ -17,6 +17,8 @@ from typing import Any
 
 from torch.utils.data import Sampler
 
+from checks import InputError
+
 
 class MixedGroupCurriculum(Sampler[int]):
     """Indices into the training prompts, each from a source drawn by its mixed-group rate.
@@ -36,9 +38,9 @@ class MixedGroupCurriculum(Sampler[int]):
         self, sources: Sequence[str], floor: float = 0.2, decay: float = 0.9, seed: int = 0
     ) -> None:
         if not sources:
-            raise ValueError("the curriculum needs at least one training prompt")
+            raise InputError("the curriculum needs at least one training prompt")
         if not 0.0 <= floor <= 1.0 or not 0.0 <= decay < 1.0:
-            raise ValueError(f"need 0 <= floor <= 1 and 0 <= decay < 1, got {floor}, {decay}")
+            raise InputError(f"need 0 <= floor <= 1 and 0 <= decay < 1, got {floor}, {decay}")
         self.floor, self.decay = floor, decay
         self.members: dict[str, list[int]] = {}
         for index, source in enumerate(sources):
@@ -78,7 +80,7 @@ class MixedGroupCurriculum(Sampler[int]):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         unknown = state["rates"].keys() - self.rates.keys()
         if unknown:
-            raise KeyError(f"the checkpoint's curriculum has sources this data lacks: {unknown}")
+            raise InputError(f"the checkpoint's curriculum has sources this data lacks: {unknown}")
         self.rates.update(state["rates"])
         self.queues.update({source: list(queue) for source, queue in state["queues"].items()})
         version, internal, gauss = state["random"]

@@ -32,6 +32,7 @@ from torch.utils.data import IterableDataset as TorchIterableDataset
 from torch.utils.data import get_worker_info
 from transformers import PreTrainedTokenizerBase
 
+from checks import InputError, MissingInput
 from datamodules.formats import SolutionFormat
 from datamodules.pipeline.encoding import (
     EncodedSequence,
@@ -88,9 +89,9 @@ class SampleStream(SampleSource):
         tokenizer_records: int = 5000,
     ) -> None:
         if (files is None) == (hub is None):
-            raise ValueError("give exactly one of `files` and `hub` to stream from")
+            raise InputError("give exactly one of `files` and `hub` to stream from")
         if record_type not in PARSERS:
-            raise ValueError(f"record_type must be one of {tuple(PARSERS)}, got {record_type!r}")
+            raise InputError(f"record_type must be one of {tuple(PARSERS)}, got {record_type!r}")
         self.files = _expand(files) if files is not None else []
         self.hub, self.split = hub, split
         self.record_type, self.on_error = record_type, on_error
@@ -140,7 +141,7 @@ def _expand(files: str | list[str]) -> list[str]:
     for pattern in [files] if isinstance(files, str) else files:
         matches = sorted(glob.glob(str(Path(pattern).expanduser())))
         if not matches:
-            raise FileNotFoundError(f"data file not found: {pattern}")
+            raise MissingInput(f"data file not found: {pattern}")
         paths += matches
     return paths
 
@@ -251,7 +252,7 @@ class StreamProgress:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         if state["num_workers"] != self.num_workers:
-            raise ValueError(
+            raise InputError(
                 f"the checkpoint's stream position was saved with num_workers="
                 f"{state['num_workers']}; resume with the same number (now {self.num_workers})"
             )
@@ -403,7 +404,7 @@ def gather_ranks(state: dict[str, Any]) -> list[dict[str, Any]]:
 
 def pick_rank(states: Sequence[dict[str, Any]], rank: int, world_size: int) -> dict[str, Any]:
     if len(states) != world_size:
-        raise ValueError(
+        raise InputError(
             f"the checkpoint's stream position covers {len(states)} ranks; resume on the same "
             f"number of ranks (now {world_size})"
         )

@@ -14,13 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+from checks import InputError, MissingInput
 from datamodules.sample import Sample
 
 log = logging.getLogger(__name__)
 OnError = Literal["raise", "skip"]
 
 
-class DataRecordError(ValueError):
+class DataRecordError(InputError):
     """A record that cannot be read, with the file and line it came from."""
 
     def __init__(self, path: Path, line: int, reason: str) -> None:
@@ -83,7 +84,7 @@ class JsonlSource(SampleSource, ABC):
         try:
             record = json.loads(text)
             if not isinstance(record, dict):
-                raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+                raise InputError(f"expected a JSON object, got {type(record).__name__}")
             return self.parse_record(record, line)
         except (ValueError, KeyError, TypeError) as error:
             reason = f"missing field {error}" if isinstance(error, KeyError) else str(error)
@@ -91,7 +92,7 @@ class JsonlSource(SampleSource, ABC):
 
     def __iter__(self) -> Iterator[Sample]:
         if not self.path.is_file():
-            raise FileNotFoundError(f"data file not found: {self.path}")
+            raise MissingInput(f"data file not found: {self.path}")
         self.skipped = 0
         for number, raw in numbered_lines(self.path):
             try:
@@ -108,5 +109,5 @@ def required_text(record: dict[str, Any], field: str) -> str:
     """A field that must hold a non-empty string; anything else raises naming the field."""
     value = record[field]
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"field {field!r} must be a non-empty string")
+        raise InputError(f"field {field!r} must be a non-empty string")
     return value

@@ -32,6 +32,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from checks import InputError, MissingInput
 from datamodules.latex import final_boxed
 from datamodules.numbers import NUMBER, plain
 from datamodules.sample import Sample
@@ -64,23 +65,23 @@ def _field(record: Record, *names: str) -> Any:
     for name in names:
         if name in record and record[name] is not None:
             return record[name]
-    raise ValueError(f"missing field {' / '.join(repr(name) for name in names)}")
+    raise InputError(f"missing field {' / '.join(repr(name) for name in names)}")
 
 
 def _text(record: Record, *names: str) -> str:
     value = _field(record, *names)
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"field {names[0]!r} must be a non-empty string, got {value!r}")
+        raise InputError(f"field {names[0]!r} must be a non-empty string, got {value!r}")
     return value.strip()
 
 
 def format_number(value: Any) -> str:
     """A gold number as text: ``18.0`` -> ``"18"``, float noise dropped (15 significant digits)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"answer must be a number or a string, got {value!r}")
+        raise InputError(f"answer must be a number or a string, got {value!r}")
     if isinstance(value, str):
         if not value.strip():
-            raise ValueError("answer is empty")
+            raise InputError("answer is empty")
         return value.strip()
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
@@ -93,7 +94,7 @@ _TRAILING_UNIT = re.compile(r"(?P<answer>.*?)\s*\([^()]*\)")
 def _gsm8k(record: Record) -> tuple[str, str]:
     solution = _text(record, "answer")
     if "####" not in solution:
-        raise ValueError("GSM8K answer has no '#### N' final line")
+        raise InputError("GSM8K answer has no '#### N' final line")
     answer = solution.rsplit("####", 1)[1].strip()
     if NUMBER.fullmatch(answer.removeprefix("-")):
         answer = plain(answer)  # "1,080" -> "1080"
@@ -124,7 +125,7 @@ def _mawps(record: Record) -> tuple[str, str]:
 def _math(record: Record) -> tuple[str, str]:
     answer = final_boxed(_text(record, "solution"))
     if not answer:
-        raise ValueError("MATH solution has no complete \\boxed{...} answer")
+        raise InputError("MATH solution has no complete \\boxed{...} answer")
     return _text(record, "problem"), answer
 
 
@@ -184,7 +185,7 @@ def load_benchmark(
     """
     spec = benchmark(name)
     if limit is not None and limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
+        raise InputError(f"limit must be >= 0, got {limit}")
     if path is None:
         origin, records = _hub_records(spec)
     else:
@@ -194,7 +195,7 @@ def load_benchmark(
     for position, (line, record) in enumerate(islice(records, limit)):
         try:
             if not isinstance(record, dict):
-                raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+                raise InputError(f"expected a JSON object, got {type(record).__name__}")
             question, answer = spec.convert(record)
         except ValueError as error:
             raise DataRecordError(origin, line, str(error)) from error
@@ -208,7 +209,7 @@ def load_benchmark(
 def benchmark(name: str) -> Benchmark:
     key = name.strip().lower().replace("_", "-")
     if key not in BENCHMARKS:
-        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+        raise InputError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
     return BENCHMARKS[key]
 
 
@@ -222,7 +223,7 @@ def resolve_file(spec: Benchmark, path: Path) -> Path:
         if candidate.is_file():
             return candidate
     tried = ", ".join(str(candidate) for candidate in candidates)
-    raise FileNotFoundError(f"no {spec.name} file at {path} (tried {path} itself, {tried})")
+    raise MissingInput(f"no {spec.name} file at {path} (tried {path} itself, {tried})")
 
 
 def json_records(path: Path) -> Iterator[tuple[int, Any]]:
@@ -286,7 +287,7 @@ class _Scanner:
 
 def _hub_records(spec: Benchmark) -> tuple[Path, Iterator[tuple[int, Any]]]:
     if spec.hub is None:
-        raise ValueError(f"{spec.name}: no Hugging Face Hub copy is known; pass path= to its file")
+        raise InputError(f"{spec.name}: no Hugging Face Hub copy is known; pass path= to its file")
     import datasets  # deferred: importing datasets costs seconds, local files do not need it
 
     hub = spec.hub
@@ -359,7 +360,7 @@ class GSM8KByReferenceSteps(SampleSource):
         self, path: str, min_steps: int = 0, max_steps: int | None = None, tag: str = "gsm8k"
     ) -> None:
         if max_steps is not None and max_steps < min_steps:
-            raise ValueError(f"max_steps ({max_steps}) is below min_steps ({min_steps})")
+            raise InputError(f"max_steps ({max_steps}) is below min_steps ({min_steps})")
         self.path, self.min_steps, self.max_steps, self.tag = path, min_steps, max_steps, tag
 
     def __iter__(self) -> Iterator[Sample]:

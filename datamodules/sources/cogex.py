@@ -20,6 +20,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from checks import InputError, MissingInput
 from datamodules.formats.cogex import (
     CALL_PREFIX,
     ParseFailure,
@@ -127,14 +128,14 @@ class CoGEXRecords(SampleSource):
         on_error: OnError = "raise",
     ) -> None:
         if (path is None) == (hub is None):
-            raise ValueError("CoGEXRecords needs exactly one of `path` and `hub`")
+            raise InputError("CoGEXRecords needs exactly one of `path` and `hub`")
         self.path = Path(path).expanduser() if path is not None else None
         self.hub, self.split, self.limit, self.on_error = hub, split, limit, on_error
 
     def _records(self) -> tuple[Path, Iterator[tuple[int, Any]]]:
         if self.path is not None:
             if not self.path.is_file():
-                raise FileNotFoundError(f"data file not found: {self.path}")
+                raise MissingInput(f"data file not found: {self.path}")
             return self.path, json_records(self.path)
         import datasets  # deferred: importing datasets costs seconds, local files do not need it
 
@@ -147,7 +148,7 @@ class CoGEXRecords(SampleSource):
         for line, record in islice(records, self.limit):
             try:
                 if not isinstance(record, dict):
-                    raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+                    raise InputError(f"expected a JSON object, got {type(record).__name__}")
                 yield cogex_sample(record, f"{origin.stem}-{line}", origin.stem)
             except (ValueError, KeyError, TypeError) as error:
                 if self.on_error == "raise":
@@ -164,7 +165,7 @@ def cogex_sample(record: Record, id: str, dataset: str) -> Sample:
     if call is None:
         call = _derived_call(program, input)
     elif isinstance(failure := called_function(call), ParseFailure):
-        raise ValueError(f"field 'code_prompt': {failure.detail}")
+        raise InputError(f"field 'code_prompt': {failure.detail}")
     output_text, output = _output(_first(record, "code_output", "code output"))
     return Sample(
         id=str(record.get("id", id)),
@@ -180,20 +181,20 @@ def _first(record: Record, *names: str) -> Any:
     for name in names:
         if record.get(name) is not None:
             return record[name]
-    raise ValueError(f"missing field {' / '.join(repr(name) for name in names)}")
+    raise InputError(f"missing field {' / '.join(repr(name) for name in names)}")
 
 
 def _text(record: Record, name: str) -> str:
     value = _first(record, name)
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"field {name!r} must be a non-empty string, got {value!r}")
+        raise InputError(f"field {name!r} must be a non-empty string, got {value!r}")
     return value
 
 
 def _input(record: Record) -> str:
     value = record.get("input") or ""
     if not isinstance(value, str):
-        raise ValueError(f"field 'input' must be a string, got {value!r}")
+        raise InputError(f"field 'input' must be a string, got {value!r}")
     return value
 
 
@@ -203,9 +204,9 @@ def _derived_call(program: str, input: str) -> str:
         functions = [n for n in ast.parse(program).body if isinstance(n, ast.FunctionDef)]
     except SyntaxError as error:
         reason = f"field 'code_prompt' is not Python ({error.msg}, line {error.lineno})"
-        raise ValueError(reason) from error
+        raise InputError(reason) from error
     if not functions:
-        raise ValueError(f"field 'code_prompt' has no {CALL_PREFIX!r} line and no function")
+        raise InputError(f"field 'code_prompt' has no {CALL_PREFIX!r} line and no function")
     function = functions[-1]
     parameters = [*function.args.posonlyargs, *function.args.args]
     required = len(parameters) - len(function.args.defaults)
@@ -213,7 +214,7 @@ def _derived_call(program: str, input: str) -> str:
         return call_expression(function.name, None)
     if required <= 1 <= len(parameters) and input.strip():
         return call_expression(function.name, input)
-    raise ValueError(
+    raise InputError(
         f"field 'code_prompt' has no {CALL_PREFIX!r} line and its function "
         f"{function.name} takes {len(parameters)} arguments for an input of "
         f"{'one' if input.strip() else 'none'}"
@@ -224,13 +225,13 @@ def _output(value: Any) -> tuple[str, dict[Any, Any]]:
     """The output as the model is to write it (Python text) and as a dict."""
     if isinstance(value, dict):
         if "answer" not in value:
-            raise ValueError("field 'code_output' has no 'answer' key")
+            raise InputError("field 'code_output' has no 'answer' key")
         return repr(value), value
     if not isinstance(value, str):
-        raise ValueError(f"field 'code_output' must be a dict or its text, got {value!r}")
+        raise InputError(f"field 'code_output' must be a dict or its text, got {value!r}")
     output = read_output(value)
     if isinstance(output, ParseFailure):
-        raise ValueError(f"field 'code_output': {output.detail}")
+        raise InputError(f"field 'code_output': {output.detail}")
     return value.strip(), output
 
 
@@ -240,12 +241,12 @@ def read_task_examples(path: str | Path) -> dict[str, list[TaskExample]]:
     whose default is the file's stem), grouped by task in file order."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"task file not found: {path}")
+        raise MissingInput(f"task file not found: {path}")
     tasks: dict[str, list[TaskExample]] = {}
     for line, record in json_records(path):
         try:
             if not isinstance(record, dict):
-                raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+                raise InputError(f"expected a JSON object, got {type(record).__name__}")
             task = str(record.get("task", path.stem))
             example = TaskExample(
                 str(record.get("id", f"{path.stem}-{line}")),

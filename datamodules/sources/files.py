@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from checks import InputError
 from datamodules.sample import Block, Sample
 from datamodules.sources.base import JsonlSource, required_text
 
@@ -30,7 +31,7 @@ class LCETrajectories(JsonlSource):
     def parse_record(self, record: dict[str, Any], line: int) -> Sample:
         user_turns = [m for m in record["messages"] if m["role"] == "user"]
         if not user_turns:
-            raise ValueError("no user turn in 'messages'")
+            raise InputError("no user turn in 'messages'")
         question = "".join(part["content"] for part in user_turns[0]["content"])
         blocks = tuple(
             Block(entry["role"], entry["content"])

@@ -23,6 +23,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
+from checks import InputError
 from datamodules.sample import Block, Sample
 from datamodules.sources.base import JsonlSource, OnError, required_text
 from datamodules.sources.benchmarks import BENCHMARKS, format_number
@@ -56,9 +57,9 @@ class GoldReasoning(JsonlSource):
     ) -> None:
         super().__init__(path, on_error)
         if layout not in ("gsm8k", "math", "fields"):
-            raise ValueError(f"layout must be gsm8k, math or fields, got {layout!r}")
+            raise InputError(f"layout must be gsm8k, math or fields, got {layout!r}")
         if limit is not None and limit < 0:
-            raise ValueError(f"limit must be >= 0 or None, got {limit}")
+            raise InputError(f"limit must be >= 0 or None, got {limit}")
         self.layout, self.limit = layout, limit
         self.fields = (question_field, reasoning_field, answer_field)
 

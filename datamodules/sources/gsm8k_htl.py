@@ -29,6 +29,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from checks import InputError, MissingInput
 from datamodules.numbers import PATTERN, close, plain
 from datamodules.sample import Block, Sample
 from datamodules.sources.base import SampleSource, utf8_lines
@@ -152,7 +153,7 @@ class GSM8KHTL(SampleSource):
 
     def __init__(self, path: str | None = None, split: str = "train", limit: int | None = None):
         if limit is not None and limit < 0:
-            raise ValueError(f"limit must be >= 0 or None, got {limit}")
+            raise InputError(f"limit must be >= 0 or None, got {limit}")
         self.path = Path(path).expanduser() if path is not None else None
         self.split, self.limit = split, limit
         self.skipped = 0
@@ -182,7 +183,7 @@ class GSM8KHTL(SampleSource):
             rows: Iterable[Any] = load_dataset(HUB_ID, HUB_CONFIG, split=self.split)
         else:
             if not self.path.is_file():
-                raise FileNotFoundError(f"GSM8K file not found: {self.path}")
+                raise MissingInput(f"GSM8K file not found: {self.path}")
             rows = _json_lines(self.path)
         return islice(rows, self.limit)
 

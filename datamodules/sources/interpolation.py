@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
+from checks import InputError
 from datamodules.sample import Sample
 from datamodules.sources.base import SampleSource
 
@@ -37,7 +38,7 @@ class ProblemPairs(SampleSource):
         self, easier: SampleSource, harder: SampleSource, count: int | None = None, seed: int = 0
     ) -> None:
         if count is not None and count < 0:
-            raise ValueError(f"count must be >= 0 or None, got {count}")
+            raise InputError(f"count must be >= 0 or None, got {count}")
         self.easier, self.harder, self.count, self.seed = easier, harder, count, seed
 
     def __iter__(self) -> Iterator[Sample]:

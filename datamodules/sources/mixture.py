@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from checks import InputError
 from datamodules.sample import Sample
 from datamodules.sources.base import SampleSource
 
@@ -18,7 +19,7 @@ class SourceMixture(SampleSource):
 
     def __init__(self, sources: Sequence[SampleSource]) -> None:
         if not sources:
-            raise ValueError("a mixture needs at least one source")
+            raise InputError("a mixture needs at least one source")
         self.sources = list(sources)
 
     def __iter__(self) -> Iterator[Sample]:

@@ -23,12 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 FIGURES = ROOT / "docs" / "figures"
 SIZE, DPI = (6.0, 3.4), 90  # small files: a few tens of kB each
-REAL_MODEL_CONDITIONS = {  # real_model.json key -> label
+REAL_MODEL_CONDITIONS = {  # real_model.json key -> label; those the record holds are drawn
     "base": "base (chat, markdown PoT)",
-    "base_htl_prompt": "base (HTL prompt)",
     "pot": "program-only fine-tune",
-    "htl": "HTL fine-tune",
-    "htl_480": "HTL, 240 more steps",
+    "htl_dense": "HTL, dense attention",
+    "htl": "HTL, focus attention",
+    "htl_grpo": "HTL + GRPO",
 }
 _CURVE_LINE = re.compile(r"^- (\w+): ((?:\d+: [\d.]+%(?:, )?)+)$")
 
@@ -87,14 +87,22 @@ def rl_headroom(figure: Figure) -> None:
 def real_model(figure: Figure) -> None:
     """exec_acc per set and condition for SmolLM2-135M."""
     axes = figure.add_subplot()
-    sets = json.loads((RESULTS / "real_model.json").read_text())["sets"]
+    record = json.loads((RESULTS / "real_model.json").read_text())
+    sets, ci95 = record["sets"], record["ci95"]
     names = list(sets)
-    width = 0.8 / len(REAL_MODEL_CONDITIONS)
-    for index, (key, label) in enumerate(REAL_MODEL_CONDITIONS.items()):
-        offsets = [position + (index - 2) * width for position in range(len(names))]
-        axes.bar(offsets, [100 * sets[name][key] for name in names], width, label=label)
+    drawn = {key: label for key, label in REAL_MODEL_CONDITIONS.items() if key in ci95}
+    width = 0.8 / len(drawn)
+    for index, (key, label) in enumerate(drawn.items()):
+        offsets = [p + (index - (len(drawn) - 1) / 2) * width for p in range(len(names))]
+        values = [100 * sets[name][key] for name in names]
+        errors = [
+            [value - 100 * ci95[key][name][0] for value, name in zip(values, names, strict=True)],
+            [100 * ci95[key][name][1] - value for value, name in zip(values, names, strict=True)],
+        ]
+        axes.bar(offsets, values, width, yerr=errors, capsize=1, label=label)
     axes.set_xticks(range(len(names)), names, rotation=30)
-    axes.set(ylabel="exec_acc (%), first 100 problems")
+    sizes = sorted({sets[name]["n"] for name in names})
+    axes.set(ylabel=f"exec_acc (%), first {'/'.join(map(str, sizes))} (95% CI)")
     axes.legend(fontsize="small")
     axes.set_title("SmolLM2-135M on HTL's eight sets")
 

@@ -152,7 +152,7 @@ def paired_tests(
                 "n": result.n,
                 "b": result.b,
                 "c": result.c,
-                "p": round(result.p, 6),
+                "p": float(f"{result.p:.6g}"),  # significant digits: a tiny p is not 0
             }
     return tests
 

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import RESULTS_DIR, ROOT
+from benchmarks import RESULTS_DIR, ROOT, record_part
 from run_logs import read_scalars
 
 RECIPE = [
@@ -103,9 +103,7 @@ def main() -> None:
         for root in sorted(args.root.iterdir())
         if (root / "timing.json").is_file()
     }
-    results_path = RESULTS_DIR / "rl.json"
-    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    results["embedded"] = {
+    embedded = {
         name: {
             "before": round(before, 4),
             "after": round(run["curve"][-1][1], 4),
@@ -113,7 +111,7 @@ def main() -> None:
         }
         for name, run in runs.items()
     }
-    results_path.write_text(json.dumps(results, indent=2) + "\n")
+    record_part(RESULTS_DIR / "rl.json", ("embedded",), embedded)
     (RESULTS_DIR / "rl_headroom.md").write_text(report(before, runs))
 
 

@@ -21,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import RESULTS_DIR
+from benchmarks import RESULTS_DIR, record_part
 from benchmarks.reports.real_model_report import read_records, summarise, training_summary
 from run_logs import Point, read_scalars
 
@@ -74,10 +74,7 @@ def main() -> None:
         "wall_s": training_summary(scalars)["wall_s"],
         "reward_window": args.window,
     }
-    path = RESULTS_DIR / "rl.json"
-    recorded = json.loads(path.read_text()) if path.is_file() else {}
-    recorded["smollm2"] = result
-    path.write_text(json.dumps(recorded, indent=2) + "\n")
+    record_part(RESULTS_DIR / "rl.json", ("smollm2",), result)
     (RESULTS_DIR / "rl_smollm2.md").write_text(report(result, curve, before, after))
     print(json.dumps(result, indent=2))
 

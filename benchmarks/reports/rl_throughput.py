@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+from statistics import fmean
 
 import yaml
 
-from benchmarks import RESULTS_DIR
+from benchmarks import RESULTS_DIR, record_part
 from run_logs import read_scalars
 
 PARTS = ("rollout_s", "score_and_update_s", "weight_push_s")
@@ -41,10 +43,6 @@ def batch_times(run: Path) -> list[dict[str, float]]:
     return [dict(zip(PARTS, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
-def mean(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
 def throughput(runs: list[Path]) -> dict:
     """The record: batches, the first batches of the sittings, the steady means and shares."""
     sizes = {rollouts_per_batch(run) for run in runs}
@@ -55,13 +53,13 @@ def throughput(runs: list[Path]) -> dict:
     steady = [batch for times in sittings for batch in times[1:]]
     if not steady:
         raise SystemExit("one batch per sitting: nothing past the warm-up to average")
-    means = {part: round(mean([batch[part] for batch in steady]), 2) for part in PARTS}
+    means = {part: round(fmean([batch[part] for batch in steady]), 2) for part in PARTS}
     batch_s = sum(means.values())
     size = sizes.pop()
     return {
         "rollouts_per_batch": size,
         "batches": sum(len(times) for times in sittings),
-        "first_batch_s": {part: round(mean([b[part] for b in first]), 2) for part in PARTS},
+        "first_batch_s": {part: round(fmean([b[part] for b in first]), 2) for part in PARTS},
         "steady_batches": len(steady),
         "steady_batch_s": means | {"total": round(batch_s, 2)},
         "share": {part: round(means[part] / batch_s, 4) for part in PARTS},
@@ -77,16 +75,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "rl.json", help="the record")
     args = parser.parse_args(argv)
     result = throughput(args.run) | ({"note": args.note} if args.note else {})
-    path = args.output
-    recorded = json.loads(path.read_text()) if path.is_file() else {}
-    recorded.setdefault("throughput", {})[args.name] = result
-    path.write_text(json.dumps(recorded, indent=2) + "\n")
+    record_part(args.output, ("throughput", args.name), result)
     print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
-    import sys
-
     from cli.errors import run_entry_point
 
     sys.exit(run_entry_point(lambda _: main()))

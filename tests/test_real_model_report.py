@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from torch.utils.tensorboard import SummaryWriter
 
 from benchmarks.reports.real_model_report import main
 from metrics.significance import mcnemar_exact, wilson_interval
@@ -57,3 +58,34 @@ def test_report_carries_intervals_and_the_paired_tests(tmp_path, capsys):
     table = capsys.readouterr().out
     assert "| mawps | 80.0 (49.0-94.3) | 50.0 (23.7-76.3) |" in table
     assert "| all | 14 | 5 | 3 |" in table
+
+
+def write_rl_sitting(folder, rewards, first_step=0):
+    """A GRPO sitting's TensorBoard events: one reward, kept share and KL per rollout batch."""
+    writer = SummaryWriter(str(folder))
+    for step, reward in enumerate(rewards, start=first_step):
+        writer.add_scalar("reward/mean", reward, step)
+        writer.add_scalar("rollout/loss_fraction", 0.5, step)
+        writer.add_scalar("ppo/kl", 0.1 * step, step)
+    writer.close()
+    return str(folder)
+
+
+def test_an_rl_runs_curve_spans_its_sittings(tmp_path, capsys):
+    # the first sitting logged batch 2 (step 1) before it was stopped; the resumed one redid it
+    first = write_rl_sitting(tmp_path / "first", [0.1, 0.2])
+    second = write_rl_sitting(tmp_path / "second", [0.25, 0.3], first_step=1)
+    runs = {"mawps": [True, False]}
+    output = tmp_path / "real_model.json"
+    main(
+        [
+            "--eval", f"htl={write_run(tmp_path / 'htl', runs)}",
+            "--train", f"htl_grpo={first}", "--train", f"htl_grpo={second}",
+            "--problems", "2",
+            "--output", str(output),
+        ]
+    )  # fmt: skip
+    curve = json.loads(output.read_text())["training"]["htl_grpo"]["curve"]
+    assert [(row["batch"], row["reward"]) for row in curve] == [(1, 0.1), (2, 0.25), (3, 0.3)]
+    assert curve[2] == {"batch": 3, "step": 2, "reward": 0.3, "loss_fraction": 0.5, "kl": 0.2}
+    assert "| 2 | 0.250 | 0.500 | 0.100 |" in capsys.readouterr().out

@@ -5,8 +5,9 @@ Each condition (the base model, the program-only fine-tune, the HTL fine-tune, .
 recomputes every figure from those records (so the tables and the JSON cannot disagree with the
 samples), adds what the metrics do not count (generations with the ``<Code>`` marker, programs
 that ran, where the wrong answers went wrong) and, given the training run folders, their wall
-time and logged tokens/s from TensorBoard (a model trained over several folders, say a run and its
-continuation, is named once per folder: ``--train htl=FIRST --train htl=SECOND``).
+time and logged tokens/s from TensorBoard and an RL run's curve per rollout batch (reward, the
+share of rollouts dynamic sampling kept, KL). A model trained over several folders, say a run and
+its continuation, is named once per folder: ``--train htl=FIRST --train htl=SECOND``.
 
     python -m benchmarks.reports.real_model_report --eval base=runs/eval/htl_subsets/version_0 \\
         --eval pot=runs/eval/htl_subsets/version_1 --eval htl=runs/eval/htl_subsets/version_2 \\
@@ -179,11 +180,32 @@ def sittings_summary(folders: list[Path]) -> dict[str, Any]:
             raise SystemExit(f"{folder}: no TensorBoard events (give the run's version_N folder)")
     summaries = [training_summary(scalars) for scalars in stages]
     rates = [p.value for scalars in stages for p in scalars.get("train/tokens_per_sec", [])]
-    return {
+    summary = {
         "wall_s": sum(summary["wall_s"] for summary in summaries),
         "tokens_per_s": round(sum(rates) / len(rates), 1) if rates else 0.0,
         "folders": {str(folder): summary for folder, summary in zip(folders, summaries)},
     }
+    curve = rollout_curve(stages)
+    return {**summary, "curve": curve} if curve else summary
+
+
+RL_CURVE = {"reward": "reward/mean", "loss_fraction": "rollout/loss_fraction", "kl": "ppo/kl"}
+
+
+def rollout_curve(stages: list[dict[str, list[Point]]]) -> list[dict[str, float]]:
+    """An RL run's learning curve, one row per rollout batch over all its sittings: the mean
+    reward, the share of rollouts in groups that carry a signal (dynamic sampling keeps them) and
+    the KL to the reference. Keyed by optimizer step: a resumed sitting's rows replace any the
+    interrupted one logged for the same steps. Empty for a run that logged no reward (SFT)."""
+    rows: dict[int, dict[str, float]] = {}
+    for scalars in stages:
+        for key, tag in RL_CURVE.items():
+            for point in scalars.get(tag, []):
+                rows.setdefault(point.step, {})[key] = round(point.value, 4)
+    return [
+        {"batch": index + 1, "step": step, **rows[step]}
+        for index, step in enumerate(sorted(step for step in rows if "reward" in rows[step]))
+    ]
 
 
 def pairs(values: list[str]) -> dict[str, list[Path]]:
@@ -246,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
-    print(markdown(conditions, sets, result["ci95"], result["paired"]))
+    print(markdown(conditions, sets, result["ci95"], result["paired"], training))
 
 
 def pair_argument(value: str) -> tuple[str, tuple[str, str]]:
@@ -263,6 +285,7 @@ def markdown(
     sets: list[str],
     ci95: dict[str, dict[str, list[float]]],
     paired: dict[str, dict[str, dict[str, float]]],
+    training: dict[str, dict[str, Any]],
 ) -> str:
     names = list(conditions)
     lines = [
@@ -297,6 +320,14 @@ def markdown(
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         failures = Counter(table["all"]["failures"]).most_common()
         lines += ["", "Wrong programs: " + "; ".join(f"{k} {v}" for k, v in failures)]
+    for condition, summary in training.items():
+        if "curve" in summary:
+            lines += ["", f"### {condition}: per rollout batch", ""]
+            lines += ["| batch | " + " | ".join(RL_CURVE) + " |"]
+            lines += ["|---:|" + "---:|" * len(RL_CURVE)]
+            for row in summary["curve"]:
+                cells = [f"{row[key]:.3f}" if key in row else "" for key in RL_CURVE]
+                lines.append(f"| {row['batch']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from statistics import fmean
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -107,6 +108,28 @@ def real_model(figure: Figure) -> None:
     axes.set_title("SmolLM2-135M on HTL's eight sets")
 
 
+def real_model_rl(figure: Figure) -> None:
+    """The RL conditions' reward per rollout batch (and its 5-batch running mean) beside the
+    share of rollouts that dynamic sampling kept, from the record's training curves."""
+    reward_axes, kept_axes = figure.subplots(1, 2)
+    training = json.loads((RESULTS / "real_model.json").read_text())["training"]
+    for key, summary in training.items():
+        if "curve" not in summary:
+            continue
+        batches = [row["batch"] for row in summary["curve"]]
+        rewards = [row["reward"] for row in summary["curve"]]
+        running = [fmean(rewards[max(0, i - 4) : i + 1]) for i in range(len(rewards))]
+        label = REAL_MODEL_CONDITIONS.get(key, key)
+        (line,) = reward_axes.plot(batches, rewards, alpha=0.35, linewidth=1)
+        reward_axes.plot(batches, running, color=line.get_color(), label=label)
+        kept = [100 * row["loss_fraction"] for row in summary["curve"]]
+        kept_axes.plot(batches, kept, color=line.get_color(), label=label)
+    reward_axes.set(xlabel="rollout batch", ylabel="mean reward (5-batch mean)")
+    reward_axes.legend(fontsize="small")
+    kept_axes.set(xlabel="rollout batch", ylabel="rollouts kept by dynamic sampling (%)")
+    figure.suptitle("SmolLM2-135M: RL from the HTL fine-tune", fontsize="medium")
+
+
 def throughput(figure: Figure) -> None:
     """Sandbox programs/s against HTL's and ToRA's executors; engine tokens/s against
     transformers' ``generate``."""
@@ -130,6 +153,7 @@ FIGURES_BY_NAME: dict[str, tuple[Draw, tuple[str, ...]]] = {
     "quickstart.png": (quickstart, ("quickstart.json",)),
     "rl_headroom.png": (rl_headroom, ("rl_headroom.md",)),
     "real_model.png": (real_model, ("real_model.json",)),
+    "real_model_rl.png": (real_model_rl, ("real_model.json",)),
     "throughput.png": (
         throughput,
         ("sandbox_throughput.md", "real_model_throughput.json"),

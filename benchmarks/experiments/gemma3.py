@@ -4,7 +4,7 @@ The second model family (issue #30), on MAWPS, SVAMP and ASDiv.
 
 Training: the same GSM8K-HTL batches go through ``SFTModule`` under the Lightning Trainer (what
 ``main.py fit`` runs) and through a bare loop (forward, the same loss, backward, clip, AdamW
-step), both with the recipe's chunked LM loss (``configs/gemma3/sft.yaml``: ``loss_chunk``).
+step), both with the recipe's chunked LM loss (``configs/htl/gemma3_sft.yaml``: ``loss_chunk``).
 Rates count real tokens from the step after the warm-up to the end of the last, per wall second;
 the Lightning arm runs first and the process's peak RSS after it is the training peak.
 
@@ -13,12 +13,15 @@ one training step on ``--batch-size`` x ``--max-length`` labelled tokens with th
 and with transformers' own (every logit of the batch at once), the measurement behind the
 recipe's ``loss_chunk``.
 
-Accuracy: ``--base`` and ``--htl`` name ``main.py test`` run folders (``configs/gemma3/eval.yaml``)
-holding per-sample records; each set gets both accuracies with 95% Wilson intervals and
-McNemar's exact paired test (``benchmarks.reports.real_model_report``).
+Accuracy: ``--base`` and ``--htl`` name ``main.py test`` run folders
+(``configs/eval/gemma3_sets.yaml``) holding per-sample records; each set gets both accuracies
+with 95% Wilson intervals and McNemar's exact paired test
+(``benchmarks.reports.real_model_report``).
 
     python -m benchmarks.experiments.gemma3 --base runs/eval/gemma3/version_0 \\
-        --htl runs/eval/gemma3/version_1
+        --htl runs/eval/gemma3/version_1 --train runs/gemma3_sft/version_0
+
+``--train`` adds the fine-tune's own run (wall time, logged tokens/s) to the record.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import lightning as L
 import torch
 
 from benchmarks import RESULTS_DIR, ROOT, parser
-from benchmarks.reports.real_model_report import read_records, verdicts
+from benchmarks.reports.real_model_report import read_records, sittings_summary, verdicts
 from benchmarks.speed.real_model_throughput import Clock, StepClock, count_step
 from datamodules.formats import HTLFormat
 from datamodules.sft import SFTDataModule
@@ -71,7 +74,7 @@ def accuracy_sets(base: Path, htl: Path) -> dict[str, dict[str, Any]]:
             row[f"{condition}_ci95"] = [
                 round(x, 4) for x in wilson_interval(solved, len(table[name]))
             ]
-        row["mcnemar"] = {"b": paired.b, "c": paired.c, "p": round(paired.p, 6)}
+        row["mcnemar"] = {"b": paired.b, "c": paired.c, "p": float(f"{paired.p:.6g}")}
         sets[name] = row
     return sets
 
@@ -178,6 +181,9 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parser(__doc__, RESULTS)
     arguments.add_argument("--base", type=Path, help="run folder of the base model's evaluation")
     arguments.add_argument("--htl", type=Path, help="run folder of the HTL fine-tune's evaluation")
+    arguments.add_argument(
+        "--train", type=Path, action="append", default=[], help="the fine-tune's run folder(s)"
+    )
     arguments.add_argument("--problems", type=int, default=200, help="GSM8K training problems")
     arguments.add_argument("--batch-size", type=int, default=8)
     arguments.add_argument("--max-length", type=int, default=512, help="longer samples dropped")
@@ -207,7 +213,10 @@ def main(argv: list[str] | None = None) -> None:
         "train_tokens_per_s": round(clock.rates["wall"], 2),
         "peak_rss_gb": round(peak_rss_gb(), 2),
         "bare_tokens_per_s": round(bare_arm(data, args, clock.batches), 2),
+        "timed": {"steps": args.steps, "warmup": args.warmup, "batch_size": args.batch_size},
     }
+    if args.train:  # the evaluated fine-tune's own run: wall time and logged tokens/s
+        summary["fine_tune"] = sittings_summary(args.train)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))

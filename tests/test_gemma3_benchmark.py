@@ -1,13 +1,16 @@
-"""The Gemma 3 benchmark's accuracy table: per set, both conditions' accuracy and interval and
-McNemar's paired test, from two evaluation runs' per-sample records."""
+"""The Gemma 3 benchmark: its accuracy table (per set, both conditions' accuracy and interval and
+McNemar's paired test, from two evaluation runs' per-sample records) and its timed rounds."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import torch
 
+from benchmarks.experiments import gemma3
 from benchmarks.experiments.gemma3 import SETS, accuracy_sets, main
 from metrics.significance import mcnemar_exact, wilson_interval
 
@@ -54,3 +57,24 @@ def test_help_runs_nothing(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert exit_info.value.code == 0
     assert "benchmarks/results/gemma3.json" in capsys.readouterr().out
+
+
+def test_the_arms_swap_order_every_round_on_the_same_batches(monkeypatch) -> None:
+    calls: list[str] = []
+    batches = [{"input_ids": torch.ones(1, 2)}]
+
+    def lightning_arm(data, args):  # type: ignore[no-untyped-def]
+        calls.append("lightning")
+        return SimpleNamespace(batches=batches, rates={"wall": 10.0 + len(calls)})
+
+    def bare_arm(data, args, seen):  # type: ignore[no-untyped-def]
+        assert seen is batches  # the Lightning arm's batches, also when bare goes first
+        calls.append("bare")
+        return 5.0 + len(calls)
+
+    monkeypatch.setattr(gemma3, "lightning_arm", lightning_arm)
+    monkeypatch.setattr(gemma3, "bare_arm", bare_arm)
+    rates, peak = gemma3.timed_rounds(None, SimpleNamespace(rounds=3))
+    assert calls == ["lightning", "bare", "bare", "lightning", "lightning", "bare"]
+    assert rates == {"lightning": [11.0, 14.0, 15.0], "bare": [7.0, 8.0, 11.0]}
+    assert peak > 0

@@ -158,14 +158,14 @@ def paired_tests(
     return tests
 
 
-def training_summary(scalars: dict[str, list[Point]]) -> dict[str, float]:
+def training_summary(scalars: dict[str, list[Point]]) -> dict[str, float | None]:
     """Wall seconds from the first to the last logged event, and the mean logged tokens/s, of a
     run's scalars (``run_logs.read_scalars``)."""
     points = [point for tag in scalars.values() for point in tag]
     rates = [point.value for point in scalars.get("train/tokens_per_sec", [])]
     return {
         "wall_s": round(max(p.wall_time for p in points) - min(p.wall_time for p in points)),
-        "tokens_per_s": round(sum(rates) / len(rates), 1) if rates else 0.0,
+        "tokens_per_s": round(sum(rates) / len(rates), 1) if rates else None,  # none logged (RL)
         "steps": max(p.step for p in points),
     }
 
@@ -182,7 +182,7 @@ def sittings_summary(folders: list[Path]) -> dict[str, Any]:
     rates = [p.value for scalars in stages for p in scalars.get("train/tokens_per_sec", [])]
     summary = {
         "wall_s": sum(summary["wall_s"] for summary in summaries),
-        "tokens_per_s": round(sum(rates) / len(rates), 1) if rates else 0.0,
+        "tokens_per_s": round(sum(rates) / len(rates), 1) if rates else None,
         "folders": {str(folder): summary for folder, summary in zip(folders, summaries)},
     }
     curve = rollout_curve(stages)

@@ -7,15 +7,11 @@ import json
 import re
 from pathlib import Path
 
+from benchmarks.reports.real_model_report import SETS
+from scripts.figures import REAL_MODEL_CONDITIONS
+
 ROOT = Path(__file__).resolve().parents[1]
-CONDITIONS = {  # the README's row label -> the record's condition
-    "base (chat, markdown PoT)": "base",
-    "program-only": "pot",
-    "HTL, dense attention": "htl_dense",
-    "HTL, focus attention": "htl",
-    "HTL + GRPO": "htl_grpo",
-}
-SETS = ("gsm8k", "gsm-hard", "numglue", "math", "simuleq", "svamp", "mawps", "asdiv")
+CONDITIONS = {label: key for key, label in REAL_MODEL_CONDITIONS.items()}  # the figure's labels
 
 
 def readme_rows() -> dict[str, list[str]]:

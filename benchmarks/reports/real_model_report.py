@@ -32,6 +32,7 @@ import json
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 from benchmarks import RESULTS_DIR
@@ -158,6 +159,11 @@ def paired_tests(
     return tests
 
 
+def mean_rate(rates: list[float]) -> float | None:
+    """The mean logged tokens/s, or None where a run logged none (an RL run)."""
+    return round(fmean(rates), 1) if rates else None
+
+
 def training_summary(scalars: dict[str, list[Point]]) -> dict[str, float | None]:
     """Wall seconds from the first to the last logged event, and the mean logged tokens/s, of a
     run's scalars (``run_logs.read_scalars``)."""
@@ -165,7 +171,7 @@ def training_summary(scalars: dict[str, list[Point]]) -> dict[str, float | None]
     rates = [point.value for point in scalars.get("train/tokens_per_sec", [])]
     return {
         "wall_s": round(max(p.wall_time for p in points) - min(p.wall_time for p in points)),
-        "tokens_per_s": round(sum(rates) / len(rates), 1) if rates else None,  # none logged (RL)
+        "tokens_per_s": mean_rate(rates),
         "steps": max(p.step for p in points),
     }
 
@@ -182,7 +188,7 @@ def sittings_summary(folders: list[Path]) -> dict[str, Any]:
     rates = [p.value for scalars in stages for p in scalars.get("train/tokens_per_sec", [])]
     summary = {
         "wall_s": sum(summary["wall_s"] for summary in summaries),
-        "tokens_per_s": round(sum(rates) / len(rates), 1) if rates else None,
+        "tokens_per_s": mean_rate(rates),
         "folders": {str(folder): summary for folder, summary in zip(folders, summaries)},
     }
     curve = rollout_curve(stages)
@@ -195,8 +201,9 @@ RL_CURVE = {"reward": "reward/mean", "loss_fraction": "rollout/loss_fraction", "
 def rollout_curve(stages: list[dict[str, list[Point]]]) -> list[dict[str, float]]:
     """An RL run's learning curve, one row per rollout batch over all its sittings: the mean
     reward, the share of rollouts in groups that carry a signal (dynamic sampling keeps them) and
-    the KL to the reference. Keyed by optimizer step: a resumed sitting's rows replace any the
-    interrupted one logged for the same steps. Empty for a run that logged no reward (SFT)."""
+    the KL to the reference. Keyed by the logged step (the batch's index): a resumed sitting's
+    rows replace any the interrupted one logged for the same steps. Empty for a run that logged
+    no reward (SFT)."""
     rows: dict[int, dict[str, float]] = {}
     for scalars in stages:
         for key, tag in RL_CURVE.items():
